@@ -1,0 +1,139 @@
+//! [`BackupApi`] over `aws-sdk-cloudhsmv2`, one client per region.
+
+use std::collections::HashMap;
+
+use aws_config::Region;
+use aws_config::SdkConfig;
+use aws_sdk_cloudhsmv2::Client;
+use aws_sdk_cloudhsmv2::types::Backup as SdkBackup;
+
+use super::classify;
+use crate::backup::{Backup, BackupState};
+use crate::error::{AwsError, AwsErrorKind};
+use crate::ports::{BackupApi, BackupQuery};
+
+/// DescribeBackups' page size limit (botocore's `BackupsMaxSize`).
+pub const PAGE_SIZE: i32 = 50;
+/// Ids per `backupIds`/`sourceBackupIds` filter: the API documents no maximum, so stay modest.
+pub const IDS_PER_FILTER: usize = 50;
+
+/// CloudHSM clients, built once at cold start for the regions the function knows about.
+#[derive(Debug, Clone)]
+pub struct CloudHsm {
+    shared: Option<SdkConfig>,
+    clients: HashMap<String, Client>,
+}
+
+impl CloudHsm {
+    /// Builds a client for each region from the shared configuration (credentials, endpoint,
+    /// timeouts, retries); other regions get a client on first use.
+    pub fn new<'a>(shared: &SdkConfig, regions: impl IntoIterator<Item = &'a str>) -> Self {
+        let clients = regions
+            .into_iter()
+            .map(|r| (r.to_owned(), Self::build(shared, r)))
+            .collect();
+        Self {
+            shared: Some(shared.clone()),
+            clients,
+        }
+    }
+
+    /// Uses the given clients and no others (tests).
+    pub fn from_clients(clients: HashMap<String, Client>) -> Self {
+        Self { shared: None, clients }
+    }
+
+    fn build(shared: &SdkConfig, region: &str) -> Client {
+        let config = aws_sdk_cloudhsmv2::config::Builder::from(shared)
+            .region(Region::new(region.to_owned()))
+            .build();
+        Client::from_conf(config)
+    }
+
+    fn client(&self, region: &str, operation: &'static str) -> Result<Client, AwsError> {
+        match (self.clients.get(region), &self.shared) {
+            (Some(client), _) => Ok(client.clone()),
+            (None, Some(shared)) => Ok(Self::build(shared, region)),
+            (None, None) => Err(AwsError {
+                operation,
+                region: region.to_owned(),
+                kind: AwsErrorKind::Other,
+                code: None,
+                message: "no CloudHSM client for this region".into(),
+            }),
+        }
+    }
+
+    /// Every page of one DescribeBackups filter set.
+    async fn describe_all(&self, region: &str, filters: &[(&str, Vec<String>)]) -> Result<Vec<Backup>, AwsError> {
+        const OPERATION: &str = "DescribeBackups";
+        let client = self.client(region, OPERATION)?;
+        let mut request = client.describe_backups().max_results(PAGE_SIZE);
+        for (key, values) in filters {
+            request = request.filters(*key, values.clone());
+        }
+        let mut pages = request.into_paginator().send();
+        let mut backups = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(OPERATION, region, &e))?;
+            backups.extend(page.backups().iter().map(to_domain));
+        }
+        Ok(backups)
+    }
+}
+
+fn to_domain(b: &SdkBackup) -> Backup {
+    Backup {
+        id: b.backup_id().to_owned(),
+        cluster_id: b.cluster_id().map(str::to_owned),
+        state: b
+            .backup_state()
+            .map(|s| BackupState::from_wire(s.as_str()))
+            .unwrap_or_else(|| BackupState::Unknown(String::new())),
+        source_backup: b.source_backup().map(str::to_owned),
+        source_region: b.source_region().map(str::to_owned),
+        created_at: b.create_timestamp().map(|t| t.secs()),
+    }
+}
+
+impl BackupApi for CloudHsm {
+    async fn describe_backups(&self, region: &str, query: BackupQuery<'_>) -> Result<Vec<Backup>, AwsError> {
+        let ready = || ("states", vec![BackupState::Ready.as_str().to_owned()]);
+        match query {
+            BackupQuery::Ids(ids) | BackupQuery::CopiesOf(ids) => {
+                let key = if matches!(query, BackupQuery::Ids(_)) {
+                    "backupIds"
+                } else {
+                    "sourceBackupIds"
+                };
+                let mut all = Vec::new();
+                for chunk in ids.chunks(IDS_PER_FILTER) {
+                    all.extend(self.describe_all(region, &[(key, chunk.to_vec())]).await?);
+                }
+                Ok(all)
+            }
+            BackupQuery::ReadyInCluster(cluster) => {
+                self.describe_all(region, &[("clusterIds", vec![cluster.to_owned()]), ready()])
+                    .await
+            }
+            BackupQuery::AllReady => self.describe_all(region, &[ready()]).await,
+        }
+    }
+
+    async fn copy_backup_to_region(
+        &self,
+        source_region: &str,
+        backup_id: &str,
+        destination_region: &str,
+    ) -> Result<(), AwsError> {
+        const OPERATION: &str = "CopyBackupToRegion";
+        self.client(source_region, OPERATION)?
+            .copy_backup_to_region()
+            .backup_id(backup_id)
+            .destination_region(destination_region)
+            .send()
+            .await
+            .map_err(|e| classify(OPERATION, source_region, &e))?;
+        Ok(())
+    }
+}

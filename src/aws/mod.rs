@@ -1,0 +1,89 @@
+//! Adapters from the ports to the AWS SDK for Rust, and the mapping of SDK errors to [`AwsError`].
+
+pub mod cloudhsm;
+pub mod sfn;
+
+use aws_sdk_cloudhsmv2::config::http::HttpResponse;
+use aws_sdk_cloudhsmv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::error::{AwsError, AwsErrorKind};
+
+/// Error codes that mean "slow down": CloudHSM models none, so they arrive as generic codes.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "PriorRequestNotComplete",
+];
+const TRANSIENT_CODES: &[&str] = &[
+    "CloudHsmInternalFailureException",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+];
+const ACCESS_DENIED_CODES: &[&str] = &["CloudHsmAccessDeniedException", "AccessDeniedException", "AccessDenied"];
+const NOT_FOUND_CODES: &[&str] = &[
+    "CloudHsmResourceNotFoundException",
+    "ResourceNotFoundException",
+    "ExecutionDoesNotExist",
+    "StateMachineDoesNotExist",
+];
+const INVALID_REQUEST_CODES: &[&str] = &[
+    "CloudHsmInvalidRequestException",
+    "InvalidRequestException",
+    "ValidationException",
+    "InvalidName",
+    "InvalidArn",
+    "InvalidExecutionInput",
+];
+
+/// Classifies a failed SDK call: transport failures and 5xx/throttling are retryable, the
+/// service's client errors are not.
+pub(crate) fn classify<E>(operation: &'static str, region: &str, err: &SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = err.code().map(str::to_owned);
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let kind = match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            AwsErrorKind::Transient
+        }
+        SdkError::ServiceError(_) => kind_from_code(code.as_deref(), status),
+        _ => AwsErrorKind::Other,
+    };
+    let message = err
+        .message()
+        .map(str::to_owned)
+        .unwrap_or_else(|| DisplayErrorContext(err).to_string());
+    AwsError {
+        operation,
+        region: region.to_owned(),
+        kind,
+        code,
+        message,
+    }
+}
+
+fn kind_from_code(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
+    let is = |codes: &[&str]| code.is_some_and(|c| codes.contains(&c));
+    if is(THROTTLING_CODES) || status == Some(429) {
+        AwsErrorKind::Throttled
+    } else if is(TRANSIENT_CODES) || status.is_some_and(|s| s >= 500) {
+        AwsErrorKind::Transient
+    } else if is(ACCESS_DENIED_CODES) {
+        AwsErrorKind::AccessDenied
+    } else if is(NOT_FOUND_CODES) {
+        AwsErrorKind::NotFound
+    } else if is(INVALID_REQUEST_CODES) {
+        AwsErrorKind::InvalidRequest
+    } else {
+        AwsErrorKind::Other
+    }
+}

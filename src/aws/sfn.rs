@@ -1,0 +1,74 @@
+//! [`ExecutionApi`] over `aws-sdk-sfn`, for the one tracking state machine.
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::types::ExecutionStatus as SdkStatus;
+
+use super::classify;
+use crate::error::AwsError;
+use crate::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
+
+#[derive(Debug, Clone)]
+pub struct StepFunctions {
+    client: Client,
+    state_machine_arn: String,
+    region: String,
+}
+
+impl StepFunctions {
+    pub fn new(client: Client, state_machine_arn: impl Into<String>, region: impl Into<String>) -> Self {
+        Self {
+            client,
+            state_machine_arn: state_machine_arn.into(),
+            region: region.into(),
+        }
+    }
+
+    /// `arn:...:stateMachine:M` -> `arn:...:execution:M:NAME`.
+    pub fn execution_arn(&self, name: &str) -> String {
+        format!(
+            "{}:{name}",
+            self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+        )
+    }
+}
+
+impl ExecutionApi for StepFunctions {
+    async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, AwsError> {
+        const OPERATION: &str = "StartExecution";
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(StartOutcome::Started {
+                execution_arn: out.execution_arn().to_owned(),
+            }),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
+                Ok(StartOutcome::AlreadyExists)
+            }
+            Err(e) => Err(classify(OPERATION, &self.region, &e)),
+        }
+    }
+
+    async fn execution_status(&self, name: &str) -> Result<Option<ExecutionStatus>, AwsError> {
+        const OPERATION: &str = "DescribeExecution";
+        let result = self
+            .client
+            .describe_execution()
+            .execution_arn(self.execution_arn(name))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(match out.status() {
+                SdkStatus::Running => ExecutionStatus::Running,
+                other => ExecutionStatus::Closed(other.as_str().to_owned()),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => Ok(None),
+            Err(e) => Err(classify(OPERATION, &self.region, &e)),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! start-copy Lambda: wiring only (tracing, configuration, SDK clients built once).
+
+use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
+use cloudhsm_backup_copy::aws::sfn::StepFunctions;
+use cloudhsm_backup_copy::config::StartCopyConfig;
+use cloudhsm_backup_copy::handlers::start_copy::{StartCopy, function_handler};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = StartCopyConfig::from_env()?;
+    let shared = aws_config::load_from_env().await;
+    let regions =
+        std::iter::once(config.source_region.as_str()).chain(config.destination_regions.iter().map(String::as_str));
+    let service = StartCopy {
+        backups: CloudHsm::new(&shared, regions),
+        executions: StepFunctions::new(
+            aws_sdk_sfn::Client::new(&shared),
+            config.state_machine_arn.clone(),
+            config.source_region.clone(),
+        ),
+        config,
+    };
+    run(service_fn(|event: LambdaEvent<Value>| {
+        function_handler(event, &service)
+    }))
+    .await
+}

@@ -1,0 +1,191 @@
+//! Configuration read from the environment at cold start, validated before any event is handled.
+//!
+//! A bad setting stops the function at init with a message naming the setting, rather than
+//! failing later on every event.
+
+use crate::ids::{is_govcloud, is_region};
+
+/// The settings start-copy runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartCopyConfig {
+    /// The region whose backups are copied (the function's own region).
+    pub source_region: String,
+    /// Where copies go; validated, non-empty, without duplicates.
+    pub destination_regions: Vec<String>,
+    /// The tracking state machine.
+    pub state_machine_arn: String,
+    /// Cluster-wide and sweep searches consider backups created within this many hours.
+    pub lookback_hours: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("setting {name} is required but not set")]
+    Missing { name: &'static str },
+    #[error("setting {name}={value:?} is invalid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+pub const ENV_SOURCE_REGION: &str = "AWS_REGION";
+pub const ENV_DESTINATION_REGIONS: &str = "DESTINATION_REGIONS";
+pub const ENV_STATE_MACHINE_ARN: &str = "STATE_MACHINE_ARN";
+pub const ENV_LOOKBACK_HOURS: &str = "LOOKBACK_HOURS";
+/// A week: long enough to ride out a multi-day outage of the event path or of this function.
+pub const DEFAULT_LOOKBACK_HOURS: u32 = 168;
+
+impl StartCopyConfig {
+    /// Reads the settings through `get` (the process environment in production).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing { name })
+        };
+        let source_region = required(ENV_SOURCE_REGION)?;
+        let destination_regions = parse_destinations(&source_region, &required(ENV_DESTINATION_REGIONS)?)?;
+        let state_machine_arn = required(ENV_STATE_MACHINE_ARN)?;
+        if !state_machine_arn.starts_with("arn:") || !state_machine_arn.contains(":stateMachine:") {
+            return Err(ConfigError::Invalid {
+                name: ENV_STATE_MACHINE_ARN,
+                value: state_machine_arn,
+                reason: "expected a state machine ARN (arn:...:states:...:stateMachine:NAME)".into(),
+            });
+        }
+        let lookback_hours = match get(ENV_LOOKBACK_HOURS).filter(|v| !v.trim().is_empty()) {
+            None => DEFAULT_LOOKBACK_HOURS,
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|h| *h > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: ENV_LOOKBACK_HOURS,
+                    value: v.clone(),
+                    reason: "expected a whole number of hours greater than 0".into(),
+                })?,
+        };
+        Ok(Self {
+            source_region,
+            destination_regions,
+            state_machine_arn,
+            lookback_hours,
+        })
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// Splits and checks the destination list: names, duplicates, same-region, GovCloud mixing.
+fn parse_destinations(source: &str, raw: &str) -> Result<Vec<String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: ENV_DESTINATION_REGIONS,
+        value: raw.to_owned(),
+        reason,
+    };
+    if !is_region(source) {
+        return Err(ConfigError::Invalid {
+            name: ENV_SOURCE_REGION,
+            value: source.to_owned(),
+            reason: "not a region name".into(),
+        });
+    }
+    let mut regions: Vec<String> = Vec::new();
+    for region in raw.split(',').map(str::trim) {
+        if !is_region(region) {
+            return Err(invalid(format!("{region:?} is not a region name")));
+        }
+        if region == source {
+            return Err(invalid(format!(
+                "{region} is the source region; copies must go elsewhere"
+            )));
+        }
+        if is_govcloud(region) != is_govcloud(source) {
+            return Err(invalid(format!(
+                "{region} and the source region {source} are on different sides of the GovCloud boundary, which backups cannot cross"
+            )));
+        }
+        if regions.iter().any(|r| r == region) {
+            return Err(invalid(format!("{region} is listed twice")));
+        }
+        regions.push(region.to_owned());
+    }
+    Ok(regions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<StartCopyConfig, ConfigError> {
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        StartCopyConfig::from_lookup(|k| env.get(k).cloned())
+    }
+
+    const ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:copy";
+
+    #[test]
+    fn reads_a_valid_configuration_with_defaults() {
+        let c = config(&[
+            ("AWS_REGION", "us-east-1"),
+            ("DESTINATION_REGIONS", "us-west-2, eu-west-1"),
+            ("STATE_MACHINE_ARN", ARN),
+        ])
+        .unwrap();
+        assert_eq!(c.destination_regions, vec!["us-west-2", "eu-west-1"]);
+        assert_eq!(c.lookback_hours, DEFAULT_LOOKBACK_HOURS);
+        assert_eq!(c.source_region, "us-east-1");
+    }
+
+    #[test]
+    fn rejects_bad_settings_naming_the_setting() {
+        let base = [("AWS_REGION", "us-east-1"), ("STATE_MACHINE_ARN", ARN)];
+        let cases: &[(&str, &str, &str)] = &[
+            ("DESTINATION_REGIONS", "us-east-1", "source region"),
+            ("DESTINATION_REGIONS", "us-west-2,us-west-2", "listed twice"),
+            ("DESTINATION_REGIONS", "us-west-2,mars-1", "not a region name"),
+            ("DESTINATION_REGIONS", "us-gov-west-1", "GovCloud"),
+            ("DESTINATION_REGIONS", "", "required"),
+        ];
+        for (name, value, expected) in cases {
+            let mut pairs = base.to_vec();
+            pairs.push((name, value));
+            let err = config(&pairs).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(expected), "{value}: {err}");
+        }
+        let err = config(&[
+            ("AWS_REGION", "us-east-1"),
+            ("DESTINATION_REGIONS", "us-west-2"),
+            ("STATE_MACHINE_ARN", "copy"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("STATE_MACHINE_ARN"));
+        let err = config(&[
+            ("AWS_REGION", "us-east-1"),
+            ("DESTINATION_REGIONS", "us-west-2"),
+            ("STATE_MACHINE_ARN", ARN),
+            ("LOOKBACK_HOURS", "0"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("LOOKBACK_HOURS"));
+    }
+
+    #[test]
+    fn govcloud_east_and_west_may_exchange_backups() {
+        let c = config(&[
+            ("AWS_REGION", "us-gov-east-1"),
+            ("DESTINATION_REGIONS", "us-gov-west-1"),
+            ("STATE_MACHINE_ARN", ARN),
+        ])
+        .unwrap();
+        assert_eq!(c.destination_regions, vec!["us-gov-west-1"]);
+    }
+}

@@ -1,0 +1,59 @@
+//! Errors shared by the handlers, and how they reach the Lambda runtime and the state machine.
+//!
+//! The state machine's `Retry`/`Catch` match `Diagnostic.error_type`, so the names below are a
+//! stable interface: `Retryable` (worth retrying with backoff), `NonRetryable` (will fail the same
+//! way again) and `InvalidInput` (the payload itself is wrong; no AWS call was made).
+
+use lambda_runtime::Diagnostic;
+
+/// `error_type` for failures that a later attempt may not hit (throttling, 5xx, timeouts).
+pub const RETRYABLE: &str = "Retryable";
+/// `error_type` for failures that will repeat (access denied, invalid request, missing resource).
+pub const NON_RETRYABLE: &str = "NonRetryable";
+/// `error_type` for payloads that cannot be understood.
+pub const INVALID_INPUT: &str = "InvalidInput";
+
+/// What kind of failure an AWS call had, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    Throttled,
+    /// 5xx, timeouts, connection failures.
+    Transient,
+    AccessDenied,
+    NotFound,
+    InvalidRequest,
+    /// Anything else the service said; not retried.
+    Other,
+}
+
+impl AwsErrorKind {
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Throttled | Self::Transient)
+    }
+}
+
+/// A failed AWS call, with the context needed to act on it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} in {region} failed ({kind:?}{}): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub region: String,
+    pub kind: AwsErrorKind,
+    /// The service's error code, when it sent one.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+}
+
+/// Builds a [`Diagnostic`] with one of the stable names above.
+pub fn diagnostic(error_type: &str, error: &dyn std::fmt::Display) -> Diagnostic {
+    Diagnostic {
+        error_type: error_type.to_owned(),
+        error_message: error.to_string(),
+    }
+}

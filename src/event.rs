@@ -1,0 +1,335 @@
+//! What start-copy is asked to do, parsed from the EventBridge envelope it receives.
+//!
+//! Three kinds of event arrive: CloudTrail-borne CloudHSM API calls (`aws.cloudhsm`), our own
+//! documented "CloudHSM Backup Created" event, and the schedule tick that drives the sweep.
+//! Parsing is strict and happens before any AWS call: a malformed event is a typed error.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde_json::Value;
+
+use crate::ids::{is_backup_id, is_cluster_id};
+
+/// The custom event's `detail-type`, documented in the README.
+pub const BACKUP_CREATED_DETAIL_TYPE: &str = "CloudHSM Backup Created";
+pub const CLOUDTRAIL_API_CALL: &str = "AWS API Call via CloudTrail";
+pub const CLOUDTRAIL_SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+pub const CLOUDHSM_SOURCE: &str = "aws.cloudhsm";
+pub const SCHEDULE_SOURCE: &str = "aws.events";
+
+/// What an event asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// Copy this backup (if it needs copying).
+    Backup {
+        backup_id: String,
+        cluster_id: Option<String>,
+    },
+    /// Copy this cluster's READY backups that lack copies.
+    Cluster { cluster_id: String },
+    /// Copy every READY backup in the region that lacks copies.
+    Sweep,
+    /// A well-formed event that asks for nothing (e.g. a failed API call).
+    Ignored { reason: String },
+}
+
+/// A parsed event: what it asks for, and where it came from (for the summary and logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedEvent {
+    pub trigger: Trigger,
+    /// `detail-type`, plus the API name for CloudTrail events.
+    pub origin: String,
+    pub event_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("the payload is not an EventBridge event: {0}")]
+    NotAnEvent(String),
+    #[error("unsupported event: source {event_source:?}, detail-type {detail_type:?}")]
+    Unsupported { event_source: String, detail_type: String },
+    #[error("field {field} must be {expected}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("the {BACKUP_CREATED_DETAIL_TYPE:?} event needs detail.backupId or detail.clusterId")]
+    NothingNamed,
+    #[error("{field} {value:?} is not a CloudHSM backup id (backup-[2-7a-zA-Z]{{11,16}})")]
+    InvalidBackupId { field: &'static str, value: String },
+    #[error("{field} {value:?} is not a CloudHSM cluster id (cluster-[2-7a-zA-Z]{{11,16}})")]
+    InvalidClusterId { field: &'static str, value: String },
+}
+
+/// Parses an EventBridge envelope into what it asks for.
+pub fn parse_event(payload: &Value) -> Result<ParsedEvent, EventError> {
+    let envelope: EventBridgeEvent<Value> =
+        serde_json::from_value(payload.clone()).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
+    let event_id = envelope.id.clone();
+    let source = envelope.source.as_str();
+    let detail_type = envelope.detail_type.as_str();
+    let (trigger, origin) = match (source, detail_type) {
+        (SCHEDULE_SOURCE, SCHEDULED_EVENT) => (Trigger::Sweep, SCHEDULED_EVENT.to_owned()),
+        (_, BACKUP_CREATED_DETAIL_TYPE) => (
+            parse_backup_created(&envelope.detail)?,
+            BACKUP_CREATED_DETAIL_TYPE.to_owned(),
+        ),
+        (CLOUDHSM_SOURCE, CLOUDTRAIL_API_CALL | CLOUDTRAIL_SERVICE_EVENT) => parse_cloudtrail(&envelope.detail)?,
+        _ => {
+            return Err(EventError::Unsupported {
+                event_source: source.to_owned(),
+                detail_type: detail_type.to_owned(),
+            });
+        }
+    };
+    Ok(ParsedEvent {
+        trigger,
+        origin,
+        event_id,
+    })
+}
+
+/// `detail: {"backupId": "...", "clusterId": "..."}`; either may be absent, not both.
+fn parse_backup_created(detail: &Value) -> Result<Trigger, EventError> {
+    let detail = detail.as_object().ok_or(EventError::WrongType {
+        field: "detail",
+        expected: "an object",
+    })?;
+    let backup_id = optional_string(detail.get("backupId"), "detail.backupId")?;
+    let cluster_id = optional_string(detail.get("clusterId"), "detail.clusterId")?;
+    if let Some(value) = &cluster_id
+        && !is_cluster_id(value)
+    {
+        return Err(EventError::InvalidClusterId {
+            field: "detail.clusterId",
+            value: value.clone(),
+        });
+    }
+    match (backup_id, cluster_id) {
+        (Some(backup_id), cluster_id) if is_backup_id(&backup_id) => Ok(Trigger::Backup { backup_id, cluster_id }),
+        (Some(value), _) => Err(EventError::InvalidBackupId {
+            field: "detail.backupId",
+            value,
+        }),
+        (None, Some(cluster_id)) => Ok(Trigger::Cluster { cluster_id }),
+        (None, None) => Err(EventError::NothingNamed),
+    }
+}
+
+fn optional_string(value: Option<&Value>, field: &'static str) -> Result<Option<String>, EventError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(EventError::WrongType {
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+/// The parts of a CloudTrail record that may name the backup or cluster, in order of preference.
+const CLOUDTRAIL_SECTIONS: [&str; 3] = ["responseElements", "requestParameters", "serviceEventDetails"];
+/// How deep to look inside a section (`responseElements.backup.backupId` is depth 2).
+const MAX_SEARCH_DEPTH: usize = 3;
+
+/// A CloudTrail record: the backup id it carries, else the cluster id it names.
+fn parse_cloudtrail(detail: &Value) -> Result<(Trigger, String), EventError> {
+    let detail = detail.as_object().ok_or(EventError::WrongType {
+        field: "detail",
+        expected: "an object",
+    })?;
+    let event_name = optional_string(detail.get("eventName"), "detail.eventName")?.unwrap_or_default();
+    let origin = format!("CloudTrail {event_name}").trim_end().to_owned();
+    if let Some(code) = optional_string(detail.get("errorCode"), "detail.errorCode")? {
+        let reason = format!("the API call failed ({code}), so it made no backup");
+        return Ok((Trigger::Ignored { reason }, origin));
+    }
+    if event_name == "CopyBackupToRegion" {
+        // Our own copy requests come back through CloudTrail; they announce no new backup.
+        let reason = "a CopyBackupToRegion call announces no new backup in this region".to_owned();
+        return Ok((Trigger::Ignored { reason }, origin));
+    }
+    let sections = || CLOUDTRAIL_SECTIONS.iter().filter_map(|s| detail.get(*s));
+    if let Some(value) = sections().find_map(|s| find_key(s, "backupId", MAX_SEARCH_DEPTH)) {
+        return match value {
+            Value::String(id) if is_backup_id(id) => {
+                let cluster_id = sections()
+                    .find_map(|s| find_key(s, "clusterId", MAX_SEARCH_DEPTH))
+                    .and_then(Value::as_str)
+                    .filter(|id| is_cluster_id(id))
+                    .map(str::to_owned);
+                Ok((
+                    Trigger::Backup {
+                        backup_id: id.clone(),
+                        cluster_id,
+                    },
+                    origin,
+                ))
+            }
+            other => Err(EventError::InvalidBackupId {
+                field: "detail backupId",
+                value: other.to_string(),
+            }),
+        };
+    }
+    if let Some(value) = sections().find_map(|s| find_key(s, "clusterId", MAX_SEARCH_DEPTH)) {
+        return match value {
+            Value::String(id) if is_cluster_id(id) => Ok((Trigger::Cluster { cluster_id: id.clone() }, origin)),
+            other => Err(EventError::InvalidClusterId {
+                field: "detail clusterId",
+                value: other.to_string(),
+            }),
+        };
+    }
+    let reason = "the record names no backup and no cluster".to_owned();
+    Ok((Trigger::Ignored { reason }, origin))
+}
+
+/// Depth-first search for `key` in objects (and arrays) up to `depth` levels down.
+fn find_key<'a>(value: &'a Value, key: &str, depth: usize) -> Option<&'a Value> {
+    match value {
+        Value::Object(map) => map.get(key).or_else(|| {
+            (depth > 0)
+                .then(|| map.values().find_map(|v| find_key(v, key, depth - 1)))
+                .flatten()
+        }),
+        Value::Array(items) if depth > 0 => items.iter().find_map(|v| find_key(v, key, depth - 1)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn envelope(source: &str, detail_type: &str, detail: Value) -> Value {
+        json!({
+            "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": detail_type,
+            "source": source, "account": "123456789012", "time": "2026-11-26T04:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": detail
+        })
+    }
+
+    #[test]
+    fn schedule_tick_is_a_sweep() {
+        let parsed = parse_event(&envelope("aws.events", "Scheduled Event", json!({}))).unwrap();
+        assert_eq!(parsed.trigger, Trigger::Sweep);
+        assert_eq!(parsed.event_id.as_deref(), Some("6a7e8feb-b491-4cf7-a9f1-bf3703467718"));
+    }
+
+    #[test]
+    fn custom_event_names_a_backup_or_a_cluster() {
+        let e = envelope(
+            "my.automation",
+            BACKUP_CREATED_DETAIL_TYPE,
+            json!({"backupId": "backup-4kuraxsqetz", "clusterId": "cluster-kzlczlspnho"}),
+        );
+        assert_eq!(
+            parse_event(&e).unwrap().trigger,
+            Trigger::Backup {
+                backup_id: "backup-4kuraxsqetz".into(),
+                cluster_id: Some("cluster-kzlczlspnho".into())
+            }
+        );
+        let e = envelope(
+            "my.automation",
+            BACKUP_CREATED_DETAIL_TYPE,
+            json!({"clusterId": "cluster-kzlczlspnho"}),
+        );
+        assert_eq!(
+            parse_event(&e).unwrap().trigger,
+            Trigger::Cluster {
+                cluster_id: "cluster-kzlczlspnho".into()
+            }
+        );
+    }
+
+    #[test]
+    fn custom_event_rejects_bad_details() {
+        let cases = [
+            (json!({}), "needs detail.backupId"),
+            (json!({"backupId": "backup-1"}), "not a CloudHSM backup id"),
+            (json!({"backupId": 42}), "must be a string"),
+            (json!({"clusterId": "cluster-x"}), "not a CloudHSM cluster id"),
+            (
+                json!({"backupId": "backup-4kuraxsqetz", "clusterId": "nope"}),
+                "not a CloudHSM cluster id",
+            ),
+            (json!("backup-4kuraxsqetz"), "must be an object"),
+        ];
+        for (detail, expected) in cases {
+            let err = parse_event(&envelope("me", BACKUP_CREATED_DETAIL_TYPE, detail.clone())).unwrap_err();
+            assert!(err.to_string().contains(expected), "{detail}: {err}");
+        }
+    }
+
+    #[test]
+    fn cloudtrail_prefers_a_backup_id_then_a_cluster_id() {
+        let restore = json!({"eventSource": "cloudhsm.amazonaws.com", "eventName": "RestoreBackup",
+            "requestParameters": {"backupId": "backup-4kuraxsqetz"},
+            "responseElements": {"backup": {"backupId": "backup-4kuraxsqetz", "clusterId": "cluster-kzlczlspnho"}}});
+        let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, restore)).unwrap();
+        assert_eq!(
+            parsed.trigger,
+            Trigger::Backup {
+                backup_id: "backup-4kuraxsqetz".into(),
+                cluster_id: Some("cluster-kzlczlspnho".into())
+            }
+        );
+        assert_eq!(parsed.origin, "CloudTrail RestoreBackup");
+
+        let create_hsm = json!({"eventName": "CreateHsm", "requestParameters": {"clusterId": "cluster-kzlczlspnho", "availabilityZone": "us-east-1a"}});
+        let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_SERVICE_EVENT, create_hsm)).unwrap();
+        assert_eq!(
+            parsed.trigger,
+            Trigger::Cluster {
+                cluster_id: "cluster-kzlczlspnho".into()
+            }
+        );
+    }
+
+    #[test]
+    fn cloudtrail_events_that_announce_nothing_are_ignored() {
+        let failed = json!({"eventName": "CreateHsm", "errorCode": "CloudHsmInvalidRequestException", "requestParameters": {"clusterId": "cluster-kzlczlspnho"}});
+        let copy = json!({"eventName": "CopyBackupToRegion", "requestParameters": {"backupId": "backup-4kuraxsqetz", "destinationRegion": "us-west-2"}});
+        let tag = json!({"eventName": "TagResource", "requestParameters": {"resourceId": "x"}});
+        for detail in [failed, copy, tag] {
+            let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap();
+            assert!(matches!(parsed.trigger, Trigger::Ignored { .. }), "{parsed:?}");
+        }
+    }
+
+    #[test]
+    fn cloudtrail_with_a_malformed_id_is_an_error() {
+        let detail = json!({"eventName": "DeleteHsm", "requestParameters": {"clusterId": "cluster-../../etc"}});
+        let err = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap_err();
+        assert!(matches!(err, EventError::InvalidClusterId { .. }));
+        let detail = json!({"eventName": "RestoreBackup", "requestParameters": {"backupId": ["backup-4kuraxsqetz"]}});
+        let err = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap_err();
+        assert!(matches!(err, EventError::InvalidBackupId { .. }));
+    }
+
+    #[test]
+    fn other_events_and_non_events_are_errors() {
+        let err = parse_event(&envelope(
+            "aws.ec2",
+            "EC2 Instance State-change Notification",
+            json!({}),
+        ))
+        .unwrap_err();
+        assert!(matches!(err, EventError::Unsupported { .. }));
+        for payload in [
+            json!(null),
+            json!([]),
+            json!("text"),
+            json!({"detail-type": 1}),
+            json!({"source": "x", "detail": {}}),
+        ] {
+            assert!(
+                matches!(parse_event(&payload), Err(EventError::NotAnEvent(_))),
+                "{payload}"
+            );
+        }
+    }
+}

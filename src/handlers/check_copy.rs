@@ -1,0 +1,72 @@
+//! check-copy: lists the source backup's copies in the destination region and decides what the
+//! poll loop does next (see [`crate::tracking::decide_check`]).
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use tracing::info;
+
+use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
+use crate::ports::{BackupApi, BackupQuery};
+use crate::time::{self, EpochSeconds};
+use crate::tracking::{CheckInput, CheckOutput, TrackingError, decide_check};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckCopyError {
+    #[error("invalid check input: {0}")]
+    InvalidInput(String),
+    #[error(transparent)]
+    Tracking(#[from] TrackingError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+impl From<CheckCopyError> for Diagnostic {
+    fn from(e: CheckCopyError) -> Self {
+        let error_type = match &e {
+            CheckCopyError::InvalidInput(_) | CheckCopyError::Tracking(_) => INVALID_INPUT,
+            CheckCopyError::Aws(aws) if aws.is_retryable() => RETRYABLE,
+            CheckCopyError::Aws(_) => NON_RETRYABLE,
+        };
+        diagnostic(error_type, &e)
+    }
+}
+
+pub struct CheckCopy<B> {
+    pub backups: B,
+}
+
+impl<B: BackupApi> CheckCopy<B> {
+    pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<CheckOutput, CheckCopyError> {
+        let input: CheckInput =
+            serde_json::from_value(payload).map_err(|e| CheckCopyError::InvalidInput(e.to_string()))?;
+        input.job.validate()?;
+        input.policy.validate()?;
+        let ids = [input.job.source_backup_id.clone()];
+        let copies = self
+            .backups
+            .describe_backups(&input.job.destination_region, BackupQuery::CopiesOf(&ids))
+            .await?;
+        let output = decide_check(input, &copies, now)?;
+        info!(
+            source_backup_id = %output.job.source_backup_id,
+            destination_region = %output.job.destination_region,
+            state = ?output.check.state,
+            next = ?output.check.next,
+            reason = ?output.check.reason,
+            destination_backup_id = output.check.destination_backup_id.as_deref().unwrap_or(""),
+            attempt = output.loop_state.attempt,
+            checks = output.loop_state.checks,
+            wait_seconds = output.loop_state.wait_seconds,
+            "copy checked"
+        );
+        Ok(output)
+    }
+}
+
+/// The Lambda entry point.
+pub async fn function_handler<B: BackupApi>(
+    event: LambdaEvent<Value>,
+    service: &CheckCopy<B>,
+) -> Result<CheckOutput, CheckCopyError> {
+    service.handle(event.payload, time::now()).await
+}

@@ -1,0 +1,347 @@
+//! start-copy: turns a "backup created" signal (or a schedule tick) into copies, and performs
+//! the copy step of each tracking execution.
+//!
+//! Two payloads arrive here:
+//! - an EventBridge event: plan which READY source backups lack a copy in each destination and
+//!   start one tracking execution per (backup, destination), named deterministically;
+//! - `{"action": "copy", ...}` from the state machine: request one copy, behind the guard in
+//!   [`crate::tracking::decide_copy`].
+
+use std::collections::HashMap;
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+use crate::config::StartCopyConfig;
+use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
+use crate::event::{EventError, ParsedEvent, Trigger, parse_event};
+use crate::plan::{PlanItem, SkipReason, eligibility, plan};
+use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use crate::time::{self, EpochSeconds, to_rfc3339};
+use crate::tracking::{CopyJob, CopyOutcome, CopyRequest, CopyResult, TrackingError, decide_copy};
+
+/// The summary lists at most this many skipped items (a sweep may skip thousands); the
+/// counts are always complete.
+pub const MAX_LISTED_SKIPS: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartCopyError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("invalid copy request: {0}")]
+    CopyRequest(String),
+    #[error(transparent)]
+    Tracking(#[from] TrackingError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("{failed} of {attempted} copies could not be started (first: {first})")]
+    Incomplete {
+        failed: usize,
+        attempted: usize,
+        first: String,
+        retryable: bool,
+    },
+}
+
+impl From<StartCopyError> for Diagnostic {
+    fn from(e: StartCopyError) -> Self {
+        let error_type = match &e {
+            StartCopyError::Event(_) | StartCopyError::CopyRequest(_) | StartCopyError::Tracking(_) => INVALID_INPUT,
+            StartCopyError::Aws(aws) if aws.is_retryable() => RETRYABLE,
+            StartCopyError::Incomplete { retryable: true, .. } => RETRYABLE,
+            StartCopyError::Aws(_) | StartCopyError::Incomplete { .. } => NON_RETRYABLE,
+        };
+        diagnostic(error_type, &e)
+    }
+}
+
+/// What one event led to; the function's result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub origin: String,
+    pub event_id: Option<String>,
+    pub source_region: String,
+    pub destination_regions: Vec<String>,
+    /// Set when the event asked for nothing.
+    pub ignored: Option<String>,
+    /// Source backups looked at.
+    pub examined: usize,
+    pub started: Vec<Started>,
+    pub skipped: Vec<Skipped>,
+    /// Skips by reason, complete even when `skipped` is truncated.
+    pub skipped_counts: HashMap<String, usize>,
+    pub failed: Vec<Failed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    pub source_backup_id: String,
+    pub destination_region: String,
+    pub execution_name: String,
+    pub execution_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    pub source_backup_id: String,
+    pub destination_region: Option<String>,
+    #[serde(flatten)]
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failed {
+    pub source_backup_id: String,
+    pub destination_region: String,
+    pub error: String,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
+impl Summary {
+    fn skip(&mut self, source_backup_id: &str, destination_region: Option<&str>, reason: SkipReason) {
+        let key = serde_json::to_value(&reason)
+            .ok()
+            .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default();
+        *self.skipped_counts.entry(key).or_default() += 1;
+        if self.skipped.len() < MAX_LISTED_SKIPS {
+            self.skipped.push(Skipped {
+                source_backup_id: source_backup_id.to_owned(),
+                destination_region: destination_region.map(str::to_owned),
+                reason,
+            });
+        }
+    }
+
+    fn fail(&mut self, source_backup_id: &str, destination_region: &str, error: &AwsError) {
+        self.failed.push(Failed {
+            source_backup_id: source_backup_id.to_owned(),
+            destination_region: destination_region.to_owned(),
+            error: error.to_string(),
+            retryable: error.is_retryable(),
+        });
+    }
+}
+
+pub struct StartCopy<B, E> {
+    pub backups: B,
+    pub executions: E,
+    pub config: StartCopyConfig,
+}
+
+impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
+    /// Handles either payload; the result is the summary or the copy step's result.
+    pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<Value, StartCopyError> {
+        if payload.get("action").is_some() {
+            let request: CopyRequest =
+                serde_json::from_value(payload).map_err(|e| StartCopyError::CopyRequest(e.to_string()))?;
+            let result = self.copy_step(request, now).await?;
+            return Ok(serde_json::to_value(result).unwrap_or_default());
+        }
+        let event = parse_event(&payload)?;
+        let summary = self.run(event, now).await?;
+        info!(
+            origin = %summary.origin,
+            examined = summary.examined,
+            started = summary.started.len(),
+            skipped = summary.skipped_counts.values().sum::<usize>(),
+            failed = summary.failed.len(),
+            "event handled"
+        );
+        if let Some(first) = summary.failed.first() {
+            return Err(StartCopyError::Incomplete {
+                failed: summary.failed.len(),
+                attempted: summary.failed.len() + summary.started.len(),
+                first: format!(
+                    "{} to {}: {}",
+                    first.source_backup_id, first.destination_region, first.error
+                ),
+                retryable: summary.failed.iter().all(|f| f.retryable),
+            });
+        }
+        Ok(serde_json::to_value(summary).unwrap_or_default())
+    }
+
+    /// Plans and starts the copies an event asks for.
+    pub async fn run(&self, event: ParsedEvent, now: EpochSeconds) -> Result<Summary, StartCopyError> {
+        let config = &self.config;
+        let source = config.source_region.as_str();
+        let mut summary = Summary {
+            origin: event.origin,
+            event_id: event.event_id,
+            source_region: config.source_region.clone(),
+            destination_regions: config.destination_regions.clone(),
+            ..Summary::default()
+        };
+        let window_start = now - i64::from(config.lookback_hours) * 3600;
+        let (sources, window) = match &event.trigger {
+            Trigger::Ignored { reason } => {
+                info!(reason = %reason, "event ignored");
+                summary.ignored = Some(reason.clone());
+                return Ok(summary);
+            }
+            Trigger::Backup { backup_id, .. } => {
+                let ids = [backup_id.clone()];
+                let found = self.backups.describe_backups(source, BackupQuery::Ids(&ids)).await?;
+                if found.is_empty() {
+                    summary.skip(backup_id, None, SkipReason::NotFound);
+                }
+                // A backup named explicitly is copied whatever its age.
+                (found, None)
+            }
+            Trigger::Cluster { cluster_id } => (
+                self.backups
+                    .describe_backups(source, BackupQuery::ReadyInCluster(cluster_id))
+                    .await?,
+                Some(window_start),
+            ),
+            Trigger::Sweep => (
+                self.backups.describe_backups(source, BackupQuery::AllReady).await?,
+                Some(window_start),
+            ),
+        };
+        summary.examined = sources.len();
+
+        let eligible: Vec<String> = sources
+            .iter()
+            .filter(|b| eligibility(b, window).is_ok())
+            .map(|b| b.id.clone())
+            .collect();
+        let mut copies = HashMap::new();
+        let mut reachable = Vec::new();
+        if !eligible.is_empty() {
+            for region in &config.destination_regions {
+                match self
+                    .backups
+                    .describe_backups(region, BackupQuery::CopiesOf(&eligible))
+                    .await
+                {
+                    Ok(found) => {
+                        copies.insert(region.clone(), found);
+                        reachable.push(region.clone());
+                    }
+                    Err(e) => {
+                        error!(destination_region = %region, error = %e, "cannot list copies in destination");
+                        for id in &eligible {
+                            summary.fail(id, region, &e);
+                        }
+                    }
+                }
+            }
+        }
+
+        for item in plan(&sources, source, &reachable, &copies, window) {
+            match item {
+                PlanItem::Skip {
+                    backup_id,
+                    destination_region,
+                    reason,
+                } => summary.skip(&backup_id, destination_region.as_deref(), reason),
+                PlanItem::Copy(job) => self.start(job, &mut summary).await,
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Starts the job's tracking execution (which makes the copy).
+    async fn start(&self, job: CopyJob, summary: &mut Summary) {
+        let name = job.execution_name();
+        let region = job.destination_region.clone();
+        let backup_id = job.source_backup_id.clone();
+        match self.executions.start_execution(&name, &job.execution_input()).await {
+            Ok(StartOutcome::Started { execution_arn }) => {
+                info!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, "copy tracking started");
+                summary.started.push(Started {
+                    source_backup_id: backup_id,
+                    destination_region: region,
+                    execution_name: name,
+                    execution_arn,
+                });
+            }
+            Ok(StartOutcome::AlreadyExists) => match self.executions.execution_status(&name).await {
+                Ok(Some(ExecutionStatus::Running)) => {
+                    summary.skip(
+                        &backup_id,
+                        Some(&region),
+                        SkipReason::AlreadyTracking { execution_name: name },
+                    );
+                }
+                Ok(status) => {
+                    // The name is taken by an execution that closed without leaving a live copy
+                    // (or vanished): starting again would be refused, so say so loudly.
+                    let status = match status {
+                        Some(ExecutionStatus::Closed(s)) => s,
+                        _ => "unknown".to_owned(),
+                    };
+                    warn!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, status = %status, "tracking execution already closed without a live copy");
+                    summary.failed.push(Failed {
+                        source_backup_id: backup_id,
+                        destination_region: region,
+                        error: format!(
+                            "execution {name} already ran ({status}) and no live copy exists; it cannot be started again under the same name"
+                        ),
+                        retryable: false,
+                    });
+                }
+                Err(e) => summary.fail(&backup_id, &region, &e),
+            },
+            Err(e) => {
+                error!(source_backup_id = %backup_id, destination_region = %region, error = %e, "cannot start copy tracking");
+                summary.fail(&backup_id, &region, &e);
+            }
+        }
+    }
+
+    /// The state machine's copy step: one guarded CopyBackupToRegion.
+    pub async fn copy_step(&self, request: CopyRequest, now: EpochSeconds) -> Result<CopyResult, StartCopyError> {
+        let job = &request.job;
+        job.validate()?;
+        if job.source_region != self.config.source_region {
+            return Err(StartCopyError::CopyRequest(format!(
+                "job.sourceRegion {} is not this function's region {}",
+                job.source_region, self.config.source_region
+            )));
+        }
+        if request.attempt == 0 {
+            return Err(StartCopyError::CopyRequest("attempt must be at least 1".into()));
+        }
+        let ids = [job.source_backup_id.clone()];
+        let copies = self
+            .backups
+            .describe_backups(&job.destination_region, BackupQuery::CopiesOf(&ids))
+            .await?;
+        let outcome = decide_copy(job, request.attempt, &copies);
+        if outcome == CopyOutcome::CopyRequested {
+            self.backups
+                .copy_backup_to_region(&job.source_region, &job.source_backup_id, &job.destination_region)
+                .await?;
+        }
+        info!(
+            source_backup_id = %job.source_backup_id,
+            destination_region = %job.destination_region,
+            attempt = request.attempt,
+            outcome = ?outcome,
+            "copy step done"
+        );
+        Ok(CopyResult {
+            outcome,
+            attempt: request.attempt,
+            requested_at: to_rfc3339(now),
+        })
+    }
+}
+
+/// The Lambda entry point.
+pub async fn function_handler<B: BackupApi, E: ExecutionApi>(
+    event: LambdaEvent<Value>,
+    service: &StartCopy<B, E>,
+) -> Result<Value, StartCopyError> {
+    service.handle(event.payload, time::now()).await
+}

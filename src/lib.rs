@@ -1,0 +1,17 @@
+//! Keeps every AWS CloudHSM backup copied to one or more disaster-recovery regions.
+//!
+//! The library holds everything; the binaries in `src/bin/` only wire it to the Lambda runtime.
+//! Domain modules (`event`, `plan`, `tracking`) are pure and take narrow traits (`ports`);
+//! `aws` holds the SDK adapters; `handlers` joins them into the two Lambda functions.
+
+pub mod aws;
+pub mod backup;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod handlers;
+pub mod ids;
+pub mod plan;
+pub mod ports;
+pub mod time;
+pub mod tracking;

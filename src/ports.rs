@@ -1,0 +1,64 @@
+//! The narrow interfaces the domain needs from AWS. Adapters in `aws` implement them over the
+//! SDK; tests implement them with plain in-memory fakes.
+
+use std::future::Future;
+
+use crate::backup::Backup;
+use crate::error::AwsError;
+
+/// Which backups to list with DescribeBackups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupQuery<'a> {
+    /// These backups, whatever their state.
+    Ids(&'a [String]),
+    /// The READY backups of one cluster.
+    ReadyInCluster(&'a str),
+    /// Every READY backup in the region.
+    AllReady,
+    /// Every copy (any state) made from these source backups.
+    CopiesOf(&'a [String]),
+}
+
+/// CloudHSM backups, in any region.
+pub trait BackupApi: Send + Sync {
+    /// All matching backups, every page.
+    fn describe_backups(
+        &self,
+        region: &str,
+        query: BackupQuery<'_>,
+    ) -> impl Future<Output = Result<Vec<Backup>, AwsError>> + Send;
+
+    /// CopyBackupToRegion, sent to the source region. Not idempotent: callers guard it.
+    fn copy_backup_to_region(
+        &self,
+        source_region: &str,
+        backup_id: &str,
+        destination_region: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// What StartExecution did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// A new execution, or the running one with the same name and input (Standard workflows
+    /// make StartExecution idempotent in that case).
+    Started { execution_arn: String },
+    /// An execution with this name exists and has closed, or has a different input.
+    AlreadyExists,
+}
+
+/// An execution's status (DescribeExecution).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    Running,
+    /// Closed: SUCCEEDED, FAILED, TIMED_OUT, ABORTED, ...
+    Closed(String),
+}
+
+/// The tracking state machine.
+pub trait ExecutionApi: Send + Sync {
+    fn start_execution(&self, name: &str, input: &str) -> impl Future<Output = Result<StartOutcome, AwsError>> + Send;
+
+    /// `None` when no execution has that name.
+    fn execution_status(&self, name: &str) -> impl Future<Output = Result<Option<ExecutionStatus>, AwsError>> + Send;
+}

@@ -1,0 +1,354 @@
+//! The tracking of one copy: the execution's name and input, the copy guard, and the decision
+//! the poll loop takes after each check.
+//!
+//! The state machine is only a skeleton (Wait -> Check -> Choice); the decisions live here as
+//! pure functions over what DescribeBackups reported, so every rule is unit tested.
+//!
+//! How duplicates are prevented: one execution exists per (source backup, destination region,
+//! generation), because its name is deterministic and Standard workflows refuse a second
+//! execution of the same name. The generation (`priorCopies`) is the number of copies of the
+//! backup the destination held when the copy was planned, all of them dead (a live one means
+//! nothing is planned). The execution itself requests the copy, and it requests attempt `n` only
+//! while fewer than `priorCopies + n` copies exist, so a retried task does not copy twice.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::backup::{Backup, BackupState};
+use crate::ids::{is_backup_id, is_cluster_id, is_region};
+use crate::time::{EpochSeconds, parse_rfc3339, to_rfc3339};
+
+/// Input of one tracking execution. Serialized byte-stably (fixed field order, no floats, no
+/// timestamps) so that StartExecution with the same name is idempotent while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CopyJob {
+    pub source_backup_id: String,
+    pub source_cluster_id: Option<String>,
+    pub source_region: String,
+    pub destination_region: String,
+    /// Copies of the source already in the destination (all dead) when this job was planned.
+    pub prior_copies: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackingError {
+    #[error("invalid tracking input: {0}")]
+    InvalidInput(String),
+}
+
+impl CopyJob {
+    /// `<backup>-to-<region>-<generation>`: at most 23 + 4 + 14 + 1 + 10 = 52 characters of
+    /// `[0-9A-Za-z-]`, within Step Functions' 80-character name limit.
+    pub fn execution_name(&self) -> String {
+        format!(
+            "{}-to-{}-{}",
+            self.source_backup_id, self.destination_region, self.prior_copies
+        )
+    }
+
+    /// The execution input: compact JSON in declaration order.
+    pub fn execution_input(&self) -> String {
+        // Serializing plain strings and integers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Checks the ids and regions, so that a tampered input makes no AWS call.
+    pub fn validate(&self) -> Result<(), TrackingError> {
+        let bad = |what: &str, value: &str| Err(TrackingError::InvalidInput(format!("{what} {value:?} is not valid")));
+        if !is_backup_id(&self.source_backup_id) {
+            return bad("job.sourceBackupId", &self.source_backup_id);
+        }
+        if let Some(cluster) = &self.source_cluster_id
+            && !is_cluster_id(cluster)
+        {
+            return bad("job.sourceClusterId", cluster);
+        }
+        if !is_region(&self.source_region) {
+            return bad("job.sourceRegion", &self.source_region);
+        }
+        if !is_region(&self.destination_region) || self.destination_region == self.source_region {
+            return bad("job.destinationRegion", &self.destination_region);
+        }
+        Ok(())
+    }
+}
+
+/// What the copy step did for one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CopyOutcome {
+    /// CopyBackupToRegion was called.
+    CopyRequested,
+    /// A CREATE_IN_PROGRESS or READY copy already exists: nothing to do.
+    AlreadyLive,
+    /// This attempt's copy already exists (a retried task): not copied again.
+    AlreadyRequested,
+}
+
+/// The guard in front of CopyBackupToRegion (which is not idempotent).
+pub fn decide_copy(job: &CopyJob, attempt: u32, copies: &[Backup]) -> CopyOutcome {
+    if copies.iter().any(|c| c.state.is_live()) {
+        CopyOutcome::AlreadyLive
+    } else if copies.len() as u64 >= u64::from(job.prior_copies) + u64::from(attempt) {
+        CopyOutcome::AlreadyRequested
+    } else {
+        CopyOutcome::CopyRequested
+    }
+}
+
+/// The copy step's result, stored at `$.copy` in the execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyResult {
+    pub outcome: CopyOutcome,
+    pub attempt: u32,
+    /// When the step ran (RFC 3339); the visibility grace period counts from here.
+    pub requested_at: String,
+}
+
+/// The copy step's input (`{"action": "copy", "job": ..., "attempt": n}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CopyRequest {
+    pub action: CopyAction,
+    pub job: CopyJob,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyAction {
+    Copy,
+}
+
+/// The poll loop's settings, given by the state machine definition (template parameters).
+/// Numbers may arrive as strings, because DefinitionSubstitutions substitutes text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PollPolicy {
+    #[serde(deserialize_with = "number_or_string")]
+    pub initial_wait_seconds: u32,
+    #[serde(deserialize_with = "number_or_string")]
+    pub max_wait_seconds: u32,
+    /// Growth of the wait between checks, in percent (150 = x1.5).
+    #[serde(deserialize_with = "number_or_string")]
+    pub backoff_percent: u32,
+    #[serde(deserialize_with = "number_or_string")]
+    pub deadline_seconds: u32,
+    #[serde(deserialize_with = "number_or_string")]
+    pub max_copy_attempts: u32,
+    /// How long a requested copy may stay invisible in the destination before it counts as lost.
+    #[serde(deserialize_with = "number_or_string")]
+    pub visibility_grace_seconds: u32,
+}
+
+fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u32),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Number(n) => Ok(n),
+        Raw::Text(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
+}
+
+impl PollPolicy {
+    pub fn validate(&self) -> Result<(), TrackingError> {
+        let fail = |m: &str| Err(TrackingError::InvalidInput(format!("policy: {m}")));
+        if self.initial_wait_seconds == 0 {
+            return fail("initialWaitSeconds must be at least 1");
+        }
+        if self.max_wait_seconds < self.initial_wait_seconds {
+            return fail("maxWaitSeconds must be at least initialWaitSeconds");
+        }
+        if self.backoff_percent < 100 {
+            return fail("backoffPercent must be at least 100 (waits never shrink)");
+        }
+        if self.deadline_seconds < self.initial_wait_seconds {
+            return fail("deadlineSeconds must be at least initialWaitSeconds");
+        }
+        if self.max_copy_attempts == 0 {
+            return fail("maxCopyAttempts must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The wait after a check that found the copy still on its way.
+    pub fn next_wait(&self, previous: u32) -> u32 {
+        if previous == 0 {
+            return self.initial_wait_seconds;
+        }
+        let grown = (u64::from(previous) * u64::from(self.backoff_percent)).div_ceil(100);
+        u32::try_from(grown).unwrap_or(u32::MAX).min(self.max_wait_seconds)
+    }
+}
+
+/// The loop's counters, carried at `$.loop` in the execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoopState {
+    /// 1-based copy attempt.
+    pub attempt: u32,
+    /// Checks made so far, over all attempts.
+    pub checks: u32,
+    /// The wait before the next check; 0 until the first check of an attempt.
+    pub wait_seconds: u32,
+    /// The execution's start (`$$.Execution.StartTime`).
+    pub started_at: String,
+}
+
+/// What the copy looks like in the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CopyState {
+    Ready,
+    CreateInProgress,
+    /// This attempt's copy failed.
+    Deleted,
+    /// Not (yet) listed in the destination.
+    NotVisible,
+}
+
+/// What the loop does next; the state machine's Choice matches these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Next {
+    Succeed,
+    Wait,
+    Recopy,
+    Fail,
+}
+
+/// Why the loop failed or re-copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    CopyDeleted,
+    CopyNotVisible,
+    CopyAttemptsExhausted,
+    DeadlineExceeded,
+}
+
+/// One check's findings, stored at `$.check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    pub state: CopyState,
+    pub next: Next,
+    pub reason: Option<Reason>,
+    /// The copy's id in the destination, once it is listed.
+    pub destination_backup_id: Option<String>,
+    /// Copies of the source listed in the destination, any state.
+    pub copies_seen: u32,
+    pub elapsed_seconds: i64,
+    pub checked_at: String,
+}
+
+/// check-copy's input: the execution's document plus the policy.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckInput {
+    pub job: CopyJob,
+    #[serde(rename = "loop")]
+    pub loop_state: LoopState,
+    pub copy: CopyResult,
+    pub policy: PollPolicy,
+}
+
+/// check-copy's output, which replaces the execution's document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckOutput {
+    pub job: CopyJob,
+    #[serde(rename = "loop")]
+    pub loop_state: LoopState,
+    pub copy: CopyResult,
+    pub check: CheckResult,
+}
+
+/// Decides what the loop does after listing the source's copies in the destination.
+pub fn decide_check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> Result<CheckOutput, TrackingError> {
+    let CheckInput {
+        job,
+        loop_state,
+        copy,
+        policy,
+    } = input;
+    policy.validate()?;
+    let timestamp = |field: &str, value: &str| {
+        parse_rfc3339(value)
+            .ok_or_else(|| TrackingError::InvalidInput(format!("{field} {value:?} is not an RFC 3339 time")))
+    };
+    let started_at = timestamp("loop.startedAt", &loop_state.started_at)?;
+    let requested_at = timestamp("copy.requestedAt", &copy.requested_at)?;
+    let elapsed = (now - started_at).max(0);
+    let deadline = i64::from(policy.deadline_seconds);
+    let attempt = loop_state.attempt.max(1);
+    let can_recopy = attempt < policy.max_copy_attempts;
+
+    let newest = |state: BackupState| {
+        copies
+            .iter()
+            .filter(|c| c.state == state)
+            .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)))
+    };
+    let dead = copies
+        .iter()
+        .filter(|c| matches!(c.state, BackupState::Deleted | BackupState::PendingDeletion))
+        .count() as u64;
+
+    let (state, listed) = if let Some(ready) = newest(BackupState::Ready) {
+        (CopyState::Ready, Some(ready))
+    } else if let Some(pending) = newest(BackupState::CreateInProgress) {
+        (CopyState::CreateInProgress, Some(pending))
+    } else if dead >= u64::from(job.prior_copies) + u64::from(attempt) {
+        (CopyState::Deleted, newest(BackupState::Deleted))
+    } else {
+        (CopyState::NotVisible, None)
+    };
+
+    let (next, reason) = match state {
+        CopyState::Ready => (Next::Succeed, None),
+        _ if elapsed >= deadline => (Next::Fail, Some(Reason::DeadlineExceeded)),
+        CopyState::CreateInProgress => (Next::Wait, None),
+        CopyState::Deleted if can_recopy => (Next::Recopy, Some(Reason::CopyDeleted)),
+        CopyState::Deleted => (Next::Fail, Some(Reason::CopyAttemptsExhausted)),
+        CopyState::NotVisible if now - requested_at < i64::from(policy.visibility_grace_seconds) => (Next::Wait, None),
+        CopyState::NotVisible if can_recopy => (Next::Recopy, Some(Reason::CopyNotVisible)),
+        CopyState::NotVisible => (Next::Fail, Some(Reason::CopyNotVisible)),
+    };
+
+    let next_loop = LoopState {
+        attempt: if next == Next::Recopy { attempt + 1 } else { attempt },
+        checks: loop_state.checks.saturating_add(1),
+        wait_seconds: match next {
+            // Never sleep past the deadline: the check after it reports the timeout promptly.
+            Next::Wait => {
+                let remaining = u32::try_from((deadline - elapsed).max(1)).unwrap_or(u32::MAX);
+                policy.next_wait(loop_state.wait_seconds).min(remaining)
+            }
+            // A new attempt starts its backoff afresh.
+            Next::Recopy => 0,
+            Next::Succeed | Next::Fail => loop_state.wait_seconds,
+        },
+        started_at: loop_state.started_at,
+    };
+    let check = CheckResult {
+        state,
+        next,
+        reason,
+        destination_backup_id: listed.map(|b| b.id.clone()),
+        copies_seen: u32::try_from(copies.len()).unwrap_or(u32::MAX),
+        elapsed_seconds: elapsed,
+        checked_at: to_rfc3339(now),
+    };
+    Ok(CheckOutput {
+        job,
+        loop_state: next_loop,
+        copy,
+        check,
+    })
+}
