@@ -1,0 +1,303 @@
+"""moto server, extended with what the local stack needs and moto 5.2.5 lacks.
+
+Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
+
+* adds CloudHSM ``CopyBackupToRegion``: the copy appears in the destination region as
+  CREATE_IN_PROGRESS, and after ``copyDelaySeconds`` turns READY, or DELETED when copies are
+  switched to fail (``failNextCopies`` / ``failAllCopies``);
+* adds CloudHSM ``DeleteBackup`` (to PENDING_DELETION) and ``ModifyBackupAttributes``;
+* writes CloudHSM timestamps as epoch seconds (moto writes zone-less ISO strings, which the AWS
+  SDK for Rust rejects), makes ids look like AWS's (``backup-`` + 11 base32 characters), and
+  pages DescribeBackups at 50 like AWS;
+* runs Step Functions executions for real (``execute_state_machine``), and forwards Lambda
+  invokes of the named functions to ``cargo lambda watch`` (``--lambda-url``);
+* serves a small control API: ``GET/POST /_ext/config`` (the switches above) and
+  ``GET /_ext/calls`` (every CopyBackupToRegion made, for tests to count).
+
+Everything else is moto as released.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import string
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+ID_ALPHABET = string.ascii_lowercase + "234567"
+PAGE_MAX = 50
+
+# Switches, changed through POST /_ext/config.
+CONFIG: dict[str, Any] = {
+    "copyDelaySeconds": 2.0,
+    "failNextCopies": 0,
+    "failAllCopies": False,
+}
+CALLS: list[dict[str, Any]] = []
+LOCK = threading.Lock()
+
+
+def new_id(prefix: str) -> str:
+    return prefix + "".join(random.choice(ID_ALPHABET) for _ in range(11))
+
+
+def install_cloudhsm() -> None:
+    from moto.cloudhsmv2 import models, responses
+    from moto.cloudhsmv2.exceptions import ClientError
+
+    def to_epoch(o: Any) -> Any:
+        if isinstance(o, dt.datetime):
+            if o.tzinfo is None:
+                o = o.replace(tzinfo=dt.timezone.utc)
+            return o.timestamp()
+        raise TypeError(f"not JSON serializable: {type(o)}")
+
+    responses.DateTimeEncoder.default = lambda self, o: to_epoch(o)
+
+    models.CloudHSMV2Backend.PAGINATION_MODEL["describe_backups"]["limit_default"] = PAGE_MAX
+
+    original_backup_init = models.Backup.__init__
+
+    def backup_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_backup_init(self, *args, **kwargs)
+        region = kwargs.get("region_name", "us-east-1")
+        self.backup_id = new_id("backup-")
+        self.backup_arn = f"arn:aws:cloudhsm:{region}:123456789012:backup/{self.backup_id}"
+        self.ready_at = None  # set on copies still being made
+        self.ends_deleted = False
+
+    models.Backup.__init__ = backup_init
+
+    original_cluster_init = models.Cluster.__init__
+
+    def cluster_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_cluster_init(self, *args, **kwargs)
+        self.cluster_id = new_id("cluster-")
+
+    models.Cluster.__init__ = cluster_init
+
+    def settle(backend: Any) -> None:
+        """Moves copies whose time has come from CREATE_IN_PROGRESS to READY or DELETED."""
+        now = time.time()
+        for backup in backend.backups.values():
+            if backup.backup_state == "CREATE_IN_PROGRESS" and backup.ready_at is not None and now >= backup.ready_at:
+                backup.backup_state = "DELETED" if backup.ends_deleted else "READY"
+                if backup.ends_deleted:
+                    backup.delete_timestamp = models.utcnow()
+
+    original_describe = models.CloudHSMV2Backend.describe_backups
+
+    def describe_backups(self: Any, *args: Any, **kwargs: Any) -> Any:
+        settle(self)
+        return original_describe(self, *args, **kwargs)
+
+    models.CloudHSMV2Backend.describe_backups = describe_backups
+
+    original_response_describe = responses.CloudHSMV2Response.describe_backups
+
+    def response_describe_backups(self: Any) -> str:
+        max_results = json.loads(self.body or "{}").get("MaxResults")
+        if max_results is not None and not 1 <= int(max_results) <= PAGE_MAX:
+            raise ClientError("ValidationException", f"MaxResults must be between 1 and {PAGE_MAX}")
+        return original_response_describe(self)
+
+    responses.CloudHSMV2Response.describe_backups = response_describe_backups
+
+    def find(backend: Any, backup_id: str) -> Any:
+        backup = backend.backups.get(backup_id)
+        if backup is None:
+            raise ClientError("CloudHsmResourceNotFoundException", f"Backup {backup_id} not found")
+        return backup
+
+    def copy_backup_to_region(self: Any, backup_id: str, destination_region: str, tag_list: Any) -> dict:
+        settle(self)
+        source = find(self, backup_id)
+        if destination_region == self.region_name:
+            raise ClientError("CloudHsmInvalidRequestException", "Destination region must differ from the source region")
+        if source.backup_state != "READY":
+            raise ClientError("CloudHsmInvalidRequestException", f"Backup {backup_id} is {source.backup_state}, not READY")
+        destination = models.cloudhsmv2_backends[self.account_id][destination_region]
+        copy = models.Backup(
+            cluster_id=None,
+            hsm_type=source.hsm_type,
+            mode=source.mode,
+            tag_list=list(tag_list) if tag_list else list(source.tag_list),
+            source_backup=source.backup_id,
+            source_cluster=source.cluster_id,
+            source_region=self.region_name,
+            region_name=destination_region,
+        )
+        with LOCK:
+            fail = bool(CONFIG["failAllCopies"])
+            if CONFIG["failNextCopies"] > 0:
+                CONFIG["failNextCopies"] -= 1
+                fail = True
+            delay = float(CONFIG["copyDelaySeconds"])
+            CALLS.append(
+                {
+                    "backupId": backup_id,
+                    "sourceRegion": self.region_name,
+                    "destinationRegion": destination_region,
+                    "copyBackupId": copy.backup_id,
+                    "endsDeleted": fail,
+                    "at": time.time(),
+                }
+            )
+        copy.backup_state = "CREATE_IN_PROGRESS"
+        copy.ready_at = time.time() + delay
+        copy.ends_deleted = fail
+        destination.backups[copy.backup_id] = copy
+        return {
+            "CreateTimestamp": source.create_timestamp,
+            "SourceBackup": source.backup_id,
+            "SourceCluster": source.cluster_id,
+            "SourceRegion": self.region_name,
+        }
+
+    def delete_backup(self: Any, backup_id: str) -> dict:
+        backup = find(self, backup_id)
+        backup.backup_state = "PENDING_DELETION"
+        backup.delete_timestamp = models.utcnow()
+        return backup.to_dict()
+
+    def modify_backup_attributes(self: Any, backup_id: str, never_expires: bool) -> dict:
+        backup = find(self, backup_id)
+        backup.never_expires = bool(never_expires)
+        return backup.to_dict()
+
+    models.CloudHSMV2Backend.copy_backup_to_region = copy_backup_to_region
+    models.CloudHSMV2Backend.delete_backup = delete_backup
+    models.CloudHSMV2Backend.modify_backup_attributes = modify_backup_attributes
+
+    def dump(payload: dict) -> str:
+        return json.dumps(payload, cls=responses.DateTimeEncoder)
+
+    def r_copy(self: Any) -> str:
+        result = self.cloudhsmv2_backend.copy_backup_to_region(
+            backup_id=self._get_param("BackupId"),
+            destination_region=self._get_param("DestinationRegion"),
+            tag_list=self._get_param("TagList"),
+        )
+        return dump({"DestinationBackup": result})
+
+    def r_delete(self: Any) -> str:
+        return dump({"Backup": self.cloudhsmv2_backend.delete_backup(self._get_param("BackupId"))})
+
+    def r_modify(self: Any) -> str:
+        backup = self.cloudhsmv2_backend.modify_backup_attributes(
+            self._get_param("BackupId"), self._get_param("NeverExpires")
+        )
+        return dump({"Backup": backup})
+
+    responses.CloudHSMV2Response.copy_backup_to_region = r_copy
+    responses.CloudHSMV2Response.delete_backup = r_delete
+    responses.CloudHSMV2Response.modify_backup_attributes = r_modify
+
+
+def install_lambda_forwarding(lambda_url: str, functions: set[str]) -> None:
+    """Invokes of these function names (or ARNs) go to cargo lambda watch."""
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def forward(name: str, body: Any, response_headers: Any) -> bytes:
+        data = body if isinstance(body, bytes) else (body or "{}").encode()
+        request = urllib.request.Request(
+            f"{lambda_url}/2015-03-31/functions/{name}/invocations",
+            data=data,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                payload = response.read()
+                error = response.headers.get("X-Amz-Function-Error")
+        except urllib.error.HTTPError as e:
+            payload = e.read()
+            error = e.headers.get("X-Amz-Function-Error") or "Unhandled"
+        if error:
+            response_headers["x-amz-function-error"] = error
+        return payload
+
+    # Without Docker moto serves Lambda from LambdaSimpleBackend, which echoes the payload.
+    for backend_class in (LambdaBackend, LambdaSimpleBackend):
+        original = backend_class.invoke
+
+        def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any, _original: Any = original) -> Any:
+            name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+            if name not in functions:
+                return _original(self, function_name, qualifier, body, headers, response_headers)
+            return forward(name, body, response_headers)
+
+        backend_class.invoke = invoke
+
+
+class Control:
+    """WSGI middleware serving /_ext/* and passing everything else to moto."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/_ext/"):
+            return self.app(environ, start_response)
+        if path == "/_ext/config" and environ["REQUEST_METHOD"] == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            changes = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            unknown = set(changes) - set(CONFIG)
+            if unknown:
+                return self.reply(start_response, "400 Bad Request", {"error": f"unknown switches {sorted(unknown)}"})
+            with LOCK:
+                CONFIG.update(changes)
+        if path == "/_ext/config":
+            with LOCK:
+                return self.reply(start_response, "200 OK", CONFIG)
+        if path == "/_ext/calls":
+            with LOCK:
+                return self.reply(start_response, "200 OK", {"copyBackupToRegion": CALLS})
+        return self.reply(start_response, "404 Not Found", {"error": path})
+
+    @staticmethod
+    def reply(start_response: Any, status: str, body: Any) -> list[bytes]:
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--lambda-url", help="cargo lambda watch address, e.g. http://127.0.0.1:9000")
+    parser.add_argument("--functions", default="start-copy,check-copy")
+    parser.add_argument("--copy-delay", type=float, default=CONFIG["copyDelaySeconds"])
+    args = parser.parse_args()
+
+    # Step Functions' Lambda tasks call back into this server on MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(args.port)
+    CONFIG["copyDelaySeconds"] = args.copy_delay
+
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    default_user_config["lambda"]["use_docker"] = False
+    install_cloudhsm()
+    if args.lambda_url:
+        install_lambda_forwarding(args.lambda_url.rstrip("/"), set(args.functions.split(",")))
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
+
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, Control(app), threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()

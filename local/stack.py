@@ -1,0 +1,329 @@
+"""The local AWS stack: moto (extended, see moto_ext.py) plus `cargo lambda watch` serving the
+project's real binaries, wired so that the real state machine runs end to end.
+
+Used by the demo and the integration tests:
+
+    with Stack.started(root) as stack:
+        stack.hsm("us-east-1").create_cluster(...)
+        stack.invoke("start-copy", event)
+
+Everything listens on free loopback ports and is stopped (whole process groups) on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+from botocore.config import Config
+
+ACCOUNT = "123456789012"
+SOURCE_REGION = "us-east-1"
+DESTINATION_REGIONS = ("us-west-2", "eu-west-1")
+STATE_MACHINE_NAME = "cloudhsm-backup-copy-tracker"
+EVENT_SOURCE = "cloudhsm-backup-copy"
+
+# Loop policy for local runs: seconds instead of minutes.
+LOCAL_POLICY = {
+    "InitialWaitSeconds": "1",
+    "MaxWaitSeconds": "3",
+    "BackoffPercent": "200",
+    "DeadlineSeconds": "90",
+    "MaxCopyAttempts": "3",
+    "VisibilityGraceSeconds": "10",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def function_arn(name: str, region: str = SOURCE_REGION) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+
+
+def render_definition(root: Path, substitutions: dict[str, str]) -> str:
+    """The ASL with ${...} placeholders filled in, as CloudFormation does at deploy time."""
+    text = (root / "statemachine" / "copy-tracker.asl.json").read_text()
+    for key, value in substitutions.items():
+        text = text.replace("${" + key + "}", value)
+    if "${" in text:
+        start = text.index("${")
+        raise ValueError(f"unfilled placeholder {text[start:text.index('}', start) + 1]}")
+    json.loads(text)
+    return text
+
+
+def local_substitutions(policy: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        "StartCopyFunctionArn": function_arn("start-copy"),
+        "CheckCopyFunctionArn": function_arn("check-copy"),
+        "EventBusName": "default",
+        "EventSource": EVENT_SOURCE,
+        **LOCAL_POLICY,
+        **(policy or {}),
+    }
+
+
+def wait_until(what: str, probe: Any, timeout: float, interval: float = 0.2) -> Any:
+    """Polls `probe` until it returns something truthy; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+            if result:
+                return result
+        except Exception as e:  # noqa: BLE001 - we report the last one on timeout
+            last_error = e
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+
+
+@dataclass
+class Stack:
+    root: Path
+    copy_delay: float = 2.0
+    policy: dict[str, str] = field(default_factory=dict)
+    lookback_hours: int = 168
+    log_dir: Path | None = None
+    moto_port: int = 0
+    lambda_port: int = 0
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    state_machine_arn: str = ""
+    events_queue_url: str = ""
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    @contextlib.contextmanager
+    def started(cls, root: Path, **kwargs: Any) -> Iterator["Stack"]:
+        stack = cls(root=root, **kwargs)
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop()
+
+    def start(self) -> None:
+        self.log_dir = self.log_dir or self.root / ".stack" / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.moto_port = free_port()
+        self.lambda_port = free_port()
+        venv_bin = Path(sys.executable).parent
+        self._spawn(
+            "moto",
+            [
+                sys.executable,
+                str(self.root / "local" / "moto_ext.py"),
+                "--port", str(self.moto_port),
+                "--lambda-url", f"http://127.0.0.1:{self.lambda_port}",
+                "--copy-delay", str(self.copy_delay),
+            ],
+            env={},
+        )
+        wait_until("moto", lambda: self.control("GET", "config"), timeout=60)
+
+        sfn = self.client("stepfunctions")
+        definition = render_definition(self.root, local_substitutions(self.policy))
+        self.state_machine_arn = sfn.create_state_machine(
+            name=STATE_MACHINE_NAME,
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{STATE_MACHINE_NAME}",
+            type="STANDARD",
+        )["stateMachineArn"]
+
+        # Announcements are routed to a queue, where tests and the demo read them.
+        sqs = self.client("sqs")
+        self.events_queue_url = sqs.create_queue(QueueName="copy-announcements")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.events_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = self.client("events")
+        events.put_rule(Name="copy-announcements", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+        events.put_targets(Rule="copy-announcements", Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+        self._spawn(
+            "cargo-lambda",
+            [
+                str(venv_bin / "cargo-lambda"), "lambda", "watch",
+                "--ignore-changes", "--quiet",
+                "-A", "127.0.0.1", "-P", str(self.lambda_port),
+                "--concurrency", "4",
+            ],
+            env={
+                "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_REGION": SOURCE_REGION,
+                "AWS_DEFAULT_REGION": SOURCE_REGION,
+                "DESTINATION_REGIONS": ",".join(DESTINATION_REGIONS),
+                "STATE_MACHINE_ARN": self.state_machine_arn,
+                "LOOKBACK_HOURS": str(self.lookback_hours),
+                "RUST_LOG": "info",
+            },
+            cwd=self.root,
+        )
+        wait_until("cargo lambda watch", self._lambda_port_open, timeout=120)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in reversed(self.processes):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        self.processes.clear()
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+        assert self.log_dir is not None
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        full_env = {**os.environ, **env}
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd, start_new_session=True)
+        self.processes.append(proc)
+
+    def _lambda_port_open(self) -> bool:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            return s.connect_ex(("127.0.0.1", self.lambda_port)) == 0
+
+    # ----- access ----------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    def client(self, service: str, region: str = SOURCE_REGION) -> Any:
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 2}),
+        )
+
+    def hsm(self, region: str = SOURCE_REGION) -> Any:
+        return self.client("cloudhsmv2", region)
+
+    def control(self, method: str, path: str, body: dict | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.endpoint}/_ext/{path}", data=data, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def invoke(self, function: str, payload: Any, timeout: float = 300) -> tuple[Any, str | None]:
+        """Invokes a function through cargo lambda watch; returns (payload, function error)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/{function}/invocations",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body = response.read()
+                error = response.headers.get("X-Amz-Function-Error")
+        except urllib.error.HTTPError as e:
+            body = e.read()
+            error = e.headers.get("X-Amz-Function-Error") or f"HTTP {e.code}"
+        return (json.loads(body) if body else None), error
+
+    # ----- helpers for the flow --------------------------------------------------------------
+
+    def create_cluster(self, tags: list[dict[str, str]] | None = None) -> tuple[str, str]:
+        """A cluster in the source region; moto gives it one READY backup. Returns (cluster, backup)."""
+        hsm = self.hsm()
+        extra = {"TagList": tags} if tags else {}
+        cluster = hsm.create_cluster(HsmType="hsm2m.medium", SubnetIds=["subnet-0a1b2c3d"], **extra)["Cluster"]
+        backups = hsm.describe_backups(Filters={"clusterIds": [cluster["ClusterId"]]})["Backups"]
+        return cluster["ClusterId"], backups[0]["BackupId"]
+
+    def copies(self, backup_id: str, region: str) -> list[dict]:
+        pages = self.hsm(region).get_paginator("describe_backups").paginate(Filters={"sourceBackupIds": [backup_id]})
+        return [b for page in pages for b in page["Backups"]]
+
+    def executions(self) -> list[dict]:
+        pages = self.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn)
+        return [e for page in pages for e in page["executions"]]
+
+    def wait_for_executions(self, count: int, timeout: float = 180) -> list[dict]:
+        """Waits until `count` executions exist and none is RUNNING."""
+
+        def done() -> list[dict] | None:
+            runs = self.executions()
+            return runs if len(runs) >= count and all(r["status"] != "RUNNING" for r in runs) else None
+
+        return wait_until(f"{count} executions to finish", done, timeout=timeout, interval=0.5)
+
+    def announcements(self, wait: float = 0) -> list[dict]:
+        """Drains the announcement queue (the EventBridge events the state machine put)."""
+        sqs = self.client("sqs")
+        found: list[dict] = []
+        deadline = time.monotonic() + wait
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            for m in messages:
+                found.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=self.events_queue_url, ReceiptHandle=m["ReceiptHandle"])
+            if not messages and time.monotonic() >= deadline:
+                return found
+            if not messages:
+                time.sleep(0.3)
+
+
+def backup_created_event(backup_id: str, cluster_id: str | None = None, event_id: str = "demo-1") -> dict:
+    """Our documented custom event, in the EventBridge envelope."""
+    detail: dict[str, str] = {"backupId": backup_id}
+    if cluster_id:
+        detail["clusterId"] = cluster_id
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "CloudHSM Backup Created",
+        "source": "my.automation",
+        "account": ACCOUNT,
+        "time": "2026-11-26T04:00:00Z",
+        "region": SOURCE_REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def schedule_event(event_id: str = "sweep-1") -> dict:
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": "2026-11-26T04:00:00Z",
+        "region": SOURCE_REGION,
+        "resources": [f"arn:aws:events:{SOURCE_REGION}:{ACCOUNT}:rule/sweep"],
+        "detail": {},
+    }
+
+
+if __name__ == "__main__":
+    # `python local/stack.py render-asl` prints the ASL with local substitutions (for asl-validator).
+    if sys.argv[1:] == ["render-asl"]:
+        print(render_definition(Path(__file__).resolve().parent.parent, local_substitutions()))
+    else:
+        sys.exit("usage: stack.py render-asl")
