@@ -1,0 +1,80 @@
+# cloudhsm-backup-copy: `make demo` runs the whole flow locally, `make test` runs every check CI runs.
+# Tools are installed from the package registries into .tools/ (git-ignored), pinned by the
+# lock files under tools/, and reused on later runs.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+TOOLS    := .tools
+VENV     := $(TOOLS)/venv
+SAM_VENV := $(TOOLS)/sam
+NODE_DIR := $(TOOLS)/node
+PYTHON   ?= python3
+PY       := $(VENV)/bin/python
+SAM      := $(SAM_VENV)/bin/sam
+STACK_NAME ?= cloudhsm-backup-copy
+
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export PIP_CACHE_DIR := $(CURDIR)/$(TOOLS)/cache/pip
+export npm_config_cache := $(CURDIR)/$(TOOLS)/cache/npm
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# cargo-lambda (from PyPI) must be on PATH for `cargo lambda`.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help tools build fmt-check clippy unit validate integration test demo deploy clean
+
+help:
+	@echo "make demo   - run the whole flow against the local AWS stack"
+	@echo "make test   - everything CI checks (fmt, clippy, unit, validation, integration)"
+	@echo "make deploy - sam build && sam deploy (guided the first time)"
+
+$(VENV)/.installed: tools/requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --no-deps -r tools/requirements.lock
+	touch $@
+
+$(SAM_VENV)/.installed: tools/sam-requirements.lock
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --no-deps -r tools/sam-requirements.lock
+	touch $@
+
+$(NODE_DIR)/.installed: tools/node/package.json tools/node/package-lock.json
+	mkdir -p $(NODE_DIR)
+	cp tools/node/package.json tools/node/package-lock.json $(NODE_DIR)/
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
+	touch $@
+
+tools: $(VENV)/.installed $(SAM_VENV)/.installed $(NODE_DIR)/.installed
+
+build:
+	cargo build --locked --bins
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --locked --all-targets -- -D warnings
+
+unit:
+	cargo test --locked
+
+validate: $(VENV)/.installed $(SAM_VENV)/.installed $(NODE_DIR)/.installed
+	$(PY) -m pytest -q tests/validation
+
+integration: $(VENV)/.installed build
+	$(PY) -m pytest -q tests/integration
+
+test: fmt-check clippy unit validate integration
+	@echo "make test: all checks passed"
+
+demo: $(VENV)/.installed build
+	$(PY) local/demo.py
+
+deploy: $(SAM_VENV)/.installed
+	$(SAM) build
+	@if [ -f samconfig.toml ]; then $(SAM) deploy --stack-name $(STACK_NAME); else $(SAM) deploy --guided --stack-name $(STACK_NAME); fi
+
+clean:
+	rm -rf .stack .aws-sam

@@ -1,0 +1,100 @@
+"""The SAM template and the state machine definition: linted, validated, and consistent."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode
+
+from stack import render_definition
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools"
+TEMPLATE = ROOT / "template.yaml"
+ASL = ROOT / "statemachine" / "copy-tracker.asl.json"
+ENV = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "SAM_CLI_TELEMETRY": "0"}
+
+
+def run(argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=timeout)
+
+
+def template() -> dict:
+    tpl, matches = decode(str(TEMPLATE))
+    assert not matches, matches
+    return tpl
+
+
+def test_cfn_lint_passes():
+    result = run([str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("flags", [[], ["--lint"]], ids=["translate", "lint"])
+def test_sam_validate_passes(flags):
+    result = run([str(TOOLS / "sam" / "bin" / "sam"), "validate", "-t", str(TEMPLATE), *flags])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_substitutions_match_the_definition_placeholders():
+    substitutions = template()["Resources"]["CopyTracker"]["Properties"]["DefinitionSubstitutions"]
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL.read_text()))
+    assert placeholders == set(substitutions), (placeholders ^ set(substitutions))
+
+
+def deployed_like_definition() -> str:
+    """The ASL with every placeholder replaced by a value of the shape CloudFormation puts there."""
+    tpl = template()
+    substitutions = tpl["Resources"]["CopyTracker"]["Properties"]["DefinitionSubstitutions"]
+    params = tpl["Parameters"]
+    values = {}
+    for key, value in substitutions.items():
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            values[key] = f"arn:aws:lambda:us-east-1:123456789012:function:stack-{key}"
+        elif isinstance(value, dict) and "Ref" in value:
+            values[key] = str(params[value["Ref"]]["Default"])
+        else:
+            values[key] = str(value)
+    return render_definition(ROOT, values)
+
+
+def asl_validate(path: Path) -> subprocess.CompletedProcess:
+    return run(["node", str(TOOLS / "node" / "node_modules" / "asl-validator" / "dist" / "bin" / "asl-validator.js"), "--json-path", str(path)])
+
+
+def test_asl_validator_accepts_the_definition(tmp_path):
+    path = tmp_path / "definition.json"
+    path.write_text(deployed_like_definition())
+    result = asl_validate(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_asl_validator_catches_a_broken_definition(tmp_path):
+    # Guards against a validator that passes everything (wrong path, wrong flag).
+    definition = json.loads(deployed_like_definition())
+    definition["States"]["Route"]["Default"] = "NoSuchState"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(definition))
+    result = asl_validate(path)
+    assert result.returncode != 0
+    assert "NoSuchState" in result.stdout + result.stderr
+
+
+def test_iam_statements_name_actions_and_explain_every_wildcard_resource():
+    text = TEMPLATE.read_text().splitlines()
+    tpl = template()
+    for name, resource in tpl["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in a for a in actions), f"{name}: wildcard action in {actions}"
+                if statement["Resource"] == "*":
+                    # The line before `Resource: "*"` must be a comment giving the reason.
+                    sid_line = next(i for i, line in enumerate(text) if f"Sid: {statement['Sid']}" in line)
+                    star = next(i for i in range(sid_line, len(text)) if 'Resource: "*"' in text[i])
+                    assert text[star - 1].strip().startswith("#"), f"{name}/{statement['Sid']}: unexplained Resource *"
