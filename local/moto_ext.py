@@ -11,8 +11,10 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   pages DescribeBackups at 50 like AWS;
 * runs Step Functions executions for real (``execute_state_machine``), and forwards Lambda
   invokes of the named functions to ``cargo lambda watch`` (``--lambda-url``);
-* serves a small control API: ``GET/POST /_ext/config`` (the switches above) and
-  ``GET /_ext/calls`` (every CopyBackupToRegion made, for tests to count).
+* serves a small control API: ``GET/POST /_ext/config`` (the switches above),
+  ``GET /_ext/calls`` (every CopyBackupToRegion made) and ``GET /_ext/requests`` (API requests
+  served, by service, operation and region, and each DescribeBackups' filter sizes; ``POST``
+  resets them), for tests to count.
 
 Everything else is moto as released.
 """
@@ -24,6 +26,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import string
 import threading
 import time
@@ -41,6 +44,10 @@ CONFIG: dict[str, Any] = {
     "failAllCopies": False,
 }
 CALLS: list[dict[str, Any]] = []
+# API requests served, as {"<service>:<Operation>": {"<region>": count}}.
+REQUESTS: dict[str, dict[str, int]] = {}
+# Every DescribeBackups: region, filter sizes, whether it asked for a next page.
+DESCRIBE_BACKUPS: list[dict[str, Any]] = []
 LOCK = threading.Lock()
 
 
@@ -103,7 +110,16 @@ def install_cloudhsm() -> None:
     original_response_describe = responses.CloudHSMV2Response.describe_backups
 
     def response_describe_backups(self: Any) -> str:
-        max_results = json.loads(self.body or "{}").get("MaxResults")
+        params = json.loads(self.body or "{}")
+        max_results = params.get("MaxResults")
+        with LOCK:
+            DESCRIBE_BACKUPS.append(
+                {
+                    "region": self.region,
+                    "filters": {k: len(v) for k, v in (params.get("Filters") or {}).items()},
+                    "nextToken": bool(params.get("NextToken")),
+                }
+            )
         if max_results is not None and not 1 <= int(max_results) <= PAGE_MAX:
             raise ClientError("ValidationException", f"MaxResults must be between 1 and {PAGE_MAX}")
         return original_response_describe(self)
@@ -247,6 +263,7 @@ class Control:
     def __call__(self, environ: dict, start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_ext/"):
+            self.count(environ)
             return self.app(environ, start_response)
         if path == "/_ext/config" and environ["REQUEST_METHOD"] == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -262,7 +279,26 @@ class Control:
         if path == "/_ext/calls":
             with LOCK:
                 return self.reply(start_response, "200 OK", {"copyBackupToRegion": CALLS})
+        if path == "/_ext/requests":
+            with LOCK:
+                if environ["REQUEST_METHOD"] == "POST":
+                    REQUESTS.clear()
+                    DESCRIBE_BACKUPS.clear()
+                return self.reply(start_response, "200 OK", {"counts": REQUESTS, "describeBackups": DESCRIBE_BACKUPS})
         return self.reply(start_response, "404 Not Found", {"error": path})
+
+    @staticmethod
+    def count(environ: dict) -> None:
+        """Counts JSON-protocol API requests by service, operation and signing region."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        if not target or not scope:
+            return
+        region, service = scope.groups()
+        key = f"{service}:{target.rsplit('.', 1)[-1]}"
+        with LOCK:
+            by_region = REQUESTS.setdefault(key, {})
+            by_region[region] = by_region.get(region, 0) + 1
 
     @staticmethod
     def reply(start_response: Any, status: str, body: Any) -> list[bytes]:

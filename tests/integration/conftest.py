@@ -1,0 +1,31 @@
+"""Each test gets a fresh local stack (moto does not stop running executions on reset)."""
+
+from pathlib import Path
+
+import pytest
+
+from stack import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    with Stack.started(ROOT, log_dir=tmp_path / "logs") as s:
+        yield s
+
+
+@pytest.fixture
+def make_stack(tmp_path):
+    """For tests that need non-default settings: make_stack(copy_delay=..., policy={...})."""
+    stacks = []
+
+    def make(**kwargs):
+        s = Stack(root=ROOT, log_dir=tmp_path / f"logs-{len(stacks)}", **kwargs)
+        stacks.append(s)
+        s.start()
+        return s
+
+    yield make
+    for s in stacks:
+        s.stop()
