@@ -122,3 +122,151 @@ pub fn plan(
     }
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: EpochSeconds = 1_795_665_600;
+
+    fn backup(id: &str, state: BackupState, source: Option<&str>, created_at: EpochSeconds) -> Backup {
+        Backup {
+            id: id.into(),
+            cluster_id: Some("cluster-kzlczlspnho".into()),
+            state,
+            source_backup: source.map(str::to_owned),
+            source_region: source.map(|_| "eu-west-1".to_owned()),
+            created_at: Some(created_at),
+        }
+    }
+
+    fn regions() -> Vec<String> {
+        vec!["us-west-2".into(), "eu-west-1".into()]
+    }
+
+    #[test]
+    fn plans_one_job_per_ready_original_and_destination() {
+        let sources = [backup("backup-aaaaaaaaaaa", BackupState::Ready, None, NOW)];
+        let items = plan(&sources, "us-east-1", &regions(), &HashMap::new(), None);
+        let jobs: Vec<_> = items
+            .iter()
+            .map(|i| match i {
+                PlanItem::Copy(job) => (job.destination_region.as_str(), job.prior_copies),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(jobs, vec![("us-west-2", 0), ("eu-west-1", 0)]);
+    }
+
+    #[test]
+    fn skips_what_must_not_be_copied() {
+        let sources = [
+            backup("backup-nnnnnnnnnnn", BackupState::CreateInProgress, None, NOW),
+            backup(
+                "backup-ccccccccccc",
+                BackupState::Ready,
+                Some("backup-ooooooooooo"),
+                NOW,
+            ),
+            backup("backup-lllllllllll", BackupState::Ready, None, NOW - 10_000),
+        ];
+        let items = plan(&sources, "us-east-1", &regions(), &HashMap::new(), Some(NOW - 3600));
+        let reasons: Vec<_> = items
+            .iter()
+            .map(|i| match i {
+                PlanItem::Skip {
+                    reason,
+                    destination_region: None,
+                    ..
+                } => reason.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                SkipReason::NotReady {
+                    state: BackupState::CreateInProgress
+                },
+                SkipReason::IsACopy {
+                    source_backup: "backup-ooooooooooo".into()
+                },
+                SkipReason::OutsideWindow,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_live_copy_in_a_destination_skips_only_that_destination() {
+        let sources = [backup("backup-aaaaaaaaaaa", BackupState::Ready, None, NOW)];
+        let copies = HashMap::from([(
+            "us-west-2".to_owned(),
+            vec![
+                backup(
+                    "backup-ppppppppppp",
+                    BackupState::CreateInProgress,
+                    Some("backup-aaaaaaaaaaa"),
+                    NOW,
+                ),
+                backup(
+                    "backup-rrrrrrrrrrr",
+                    BackupState::Ready,
+                    Some("backup-aaaaaaaaaaa"),
+                    NOW,
+                ),
+                backup(
+                    "backup-xxxxxxxxxxx",
+                    BackupState::Ready,
+                    Some("backup-zzzzzzzzzzz"),
+                    NOW,
+                ),
+            ],
+        )]);
+        let items = plan(&sources, "us-east-1", &regions(), &copies, None);
+        assert_eq!(
+            items[0],
+            PlanItem::Skip {
+                backup_id: "backup-aaaaaaaaaaa".into(),
+                destination_region: Some("us-west-2".into()),
+                reason: SkipReason::AlreadyCopied {
+                    copy_backup_id: "backup-rrrrrrrrrrr".into(),
+                    copy_state: BackupState::Ready
+                },
+            }
+        );
+        assert!(matches!(&items[1], PlanItem::Copy(job) if job.destination_region == "eu-west-1"));
+    }
+
+    #[test]
+    fn dead_copies_set_the_generation() {
+        let sources = [backup("backup-aaaaaaaaaaa", BackupState::Ready, None, NOW)];
+        let copies = HashMap::from([(
+            "us-west-2".to_owned(),
+            vec![
+                backup(
+                    "backup-ddddddddddd",
+                    BackupState::Deleted,
+                    Some("backup-aaaaaaaaaaa"),
+                    NOW,
+                ),
+                backup(
+                    "backup-eeeeeeeeeee",
+                    BackupState::PendingDeletion,
+                    Some("backup-aaaaaaaaaaa"),
+                    NOW,
+                ),
+            ],
+        )]);
+        let items = plan(&sources, "us-east-1", &["us-west-2".to_owned()], &copies, None);
+        assert!(
+            matches!(&items[0], PlanItem::Copy(job) if job.prior_copies == 2 && job.execution_name().ends_with("-2"))
+        );
+    }
+
+    #[test]
+    fn backups_without_a_timestamp_are_not_dropped_by_the_window() {
+        let mut b = backup("backup-aaaaaaaaaaa", BackupState::Ready, None, NOW);
+        b.created_at = None;
+        assert_eq!(eligibility(&b, Some(NOW)), Ok(()));
+    }
+}

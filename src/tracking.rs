@@ -352,3 +352,304 @@ pub fn decide_check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> 
         check,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: EpochSeconds = 1_795_665_600; // 2026-11-26T04:00:00Z
+
+    fn job(prior: u32) -> CopyJob {
+        CopyJob {
+            source_backup_id: "backup-4kuraxsqetz".into(),
+            source_cluster_id: Some("cluster-kzlczlspnho".into()),
+            source_region: "us-east-1".into(),
+            destination_region: "us-west-2".into(),
+            prior_copies: prior,
+        }
+    }
+
+    fn policy() -> PollPolicy {
+        PollPolicy {
+            initial_wait_seconds: 120,
+            max_wait_seconds: 600,
+            backoff_percent: 150,
+            deadline_seconds: 86_400,
+            max_copy_attempts: 3,
+            visibility_grace_seconds: 300,
+        }
+    }
+
+    fn copy(id: &str, state: BackupState, created_at: EpochSeconds) -> Backup {
+        Backup {
+            id: id.into(),
+            cluster_id: None,
+            state,
+            source_backup: Some("backup-4kuraxsqetz".into()),
+            source_region: Some("us-east-1".into()),
+            created_at: Some(created_at),
+        }
+    }
+
+    fn input(prior: u32, attempt: u32, wait: u32, requested_at: EpochSeconds) -> CheckInput {
+        CheckInput {
+            job: job(prior),
+            loop_state: LoopState {
+                attempt,
+                checks: 4,
+                wait_seconds: wait,
+                started_at: to_rfc3339(T0),
+            },
+            copy: CopyResult {
+                outcome: CopyOutcome::CopyRequested,
+                attempt,
+                requested_at: to_rfc3339(requested_at),
+            },
+            policy: policy(),
+        }
+    }
+
+    fn check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> CheckOutput {
+        decide_check(input, copies, now).unwrap()
+    }
+
+    #[test]
+    fn execution_names_are_deterministic_and_within_limits() {
+        assert_eq!(job(0).execution_name(), "backup-4kuraxsqetz-to-us-west-2-0");
+        let longest = CopyJob {
+            source_backup_id: "backup-abcdefghijklmnop".into(),
+            destination_region: "ap-southeast-2".into(),
+            prior_copies: u32::MAX,
+            ..job(0)
+        };
+        let name = longest.execution_name();
+        assert!(name.len() <= 80, "{} chars", name.len());
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn execution_input_is_byte_stable() {
+        let expected = r#"{"sourceBackupId":"backup-4kuraxsqetz","sourceClusterId":"cluster-kzlczlspnho","sourceRegion":"us-east-1","destinationRegion":"us-west-2","priorCopies":0}"#;
+        assert_eq!(job(0).execution_input(), expected);
+        assert_eq!(job(0).execution_input(), job(0).clone().execution_input());
+        let parsed: CopyJob = serde_json::from_str(expected).unwrap();
+        assert_eq!(parsed, job(0));
+    }
+
+    #[test]
+    fn job_validation_rejects_tampered_ids_and_regions() {
+        assert!(job(0).validate().is_ok());
+        for bad in [
+            CopyJob {
+                source_backup_id: "backup-x".into(),
+                ..job(0)
+            },
+            CopyJob {
+                source_cluster_id: Some("cluster-".into()),
+                ..job(0)
+            },
+            CopyJob {
+                source_region: "us-east".into(),
+                ..job(0)
+            },
+            CopyJob {
+                destination_region: "us-east-1".into(),
+                ..job(0)
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn copy_guard_copies_once_per_attempt() {
+        let dead = copy("backup-aaaaaaaaaaa", BackupState::Deleted, T0);
+        let live = copy("backup-bbbbbbbbbbb", BackupState::CreateInProgress, T0);
+        assert_eq!(decide_copy(&job(0), 1, &[]), CopyOutcome::CopyRequested);
+        // Attempt 1's copy exists (a retried task): do not copy again.
+        assert_eq!(
+            decide_copy(&job(0), 1, std::slice::from_ref(&dead)),
+            CopyOutcome::AlreadyRequested
+        );
+        // Attempt 2 after attempt 1's copy died: copy.
+        assert_eq!(
+            decide_copy(&job(0), 2, std::slice::from_ref(&dead)),
+            CopyOutcome::CopyRequested
+        );
+        // An old dead copy from before this job does not count as this job's attempt.
+        assert_eq!(
+            decide_copy(&job(1), 1, std::slice::from_ref(&dead)),
+            CopyOutcome::CopyRequested
+        );
+        assert_eq!(decide_copy(&job(0), 1, &[dead, live]), CopyOutcome::AlreadyLive);
+    }
+
+    #[test]
+    fn waits_grow_by_the_backoff_rate_up_to_the_cap() {
+        let p = policy();
+        let mut wait = 0;
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            wait = p.next_wait(wait);
+            seen.push(wait);
+        }
+        assert_eq!(seen, vec![120, 180, 270, 405, 600, 600, 600]);
+    }
+
+    #[test]
+    fn ready_copy_ends_in_success_with_its_id() {
+        let copies = [
+            copy("backup-ddddddddddd", BackupState::Deleted, T0),
+            copy("backup-rrrrrrrrrrr", BackupState::Ready, T0 + 5),
+        ];
+        let out = check(input(0, 2, 270, T0), &copies, T0 + 900);
+        assert_eq!(out.check.state, CopyState::Ready);
+        assert_eq!(out.check.next, Next::Succeed);
+        assert_eq!(out.check.destination_backup_id.as_deref(), Some("backup-rrrrrrrrrrr"));
+        assert_eq!(out.check.elapsed_seconds, 900);
+        assert_eq!(out.loop_state.checks, 5);
+        assert_eq!(out.check.copies_seen, 2);
+    }
+
+    #[test]
+    fn a_copy_in_progress_waits_longer_each_time() {
+        let copies = [copy("backup-ppppppppppp", BackupState::CreateInProgress, T0)];
+        let first = check(input(0, 1, 0, T0), &copies, T0 + 1);
+        assert_eq!((first.check.next, first.loop_state.wait_seconds), (Next::Wait, 120));
+        let later = check(input(0, 1, 405, T0), &copies, T0 + 2000);
+        assert_eq!((later.check.next, later.loop_state.wait_seconds), (Next::Wait, 600));
+        assert_eq!(later.check.destination_backup_id.as_deref(), Some("backup-ppppppppppp"));
+    }
+
+    #[test]
+    fn a_deleted_copy_is_recopied_until_the_budget_is_spent() {
+        let one_dead = [copy("backup-ddddddddddd", BackupState::Deleted, T0)];
+        let out = check(input(0, 1, 270, T0), &one_dead, T0 + 600);
+        assert_eq!(
+            (out.check.state, out.check.next, out.check.reason),
+            (CopyState::Deleted, Next::Recopy, Some(Reason::CopyDeleted))
+        );
+        assert_eq!((out.loop_state.attempt, out.loop_state.wait_seconds), (2, 0));
+
+        let three_dead: Vec<Backup> = ["backup-aaaaaaaaaaa", "backup-bbbbbbbbbbb", "backup-ccccccccccc"]
+            .iter()
+            .map(|id| copy(id, BackupState::Deleted, T0))
+            .collect();
+        let out = check(input(0, 3, 270, T0), &three_dead, T0 + 600);
+        assert_eq!(
+            (out.check.next, out.check.reason),
+            (Next::Fail, Some(Reason::CopyAttemptsExhausted))
+        );
+        assert_eq!(out.loop_state.attempt, 3);
+    }
+
+    #[test]
+    fn dead_copies_from_before_the_job_or_attempt_are_not_this_attempts_result() {
+        // Two old dead copies (priorCopies = 2), attempt 1 requested, not listed yet: wait.
+        let old: Vec<Backup> = ["backup-aaaaaaaaaaa", "backup-bbbbbbbbbbb"]
+            .iter()
+            .map(|id| copy(id, BackupState::PendingDeletion, T0 - 86_400))
+            .collect();
+        let out = check(input(2, 1, 0, T0), &old, T0 + 10);
+        assert_eq!((out.check.state, out.check.next), (CopyState::NotVisible, Next::Wait));
+        // Attempt 2 just requested after attempt 1 died: its copy is not listed yet, so wait.
+        let one_dead = [copy("backup-ddddddddddd", BackupState::Deleted, T0)];
+        let out = check(input(0, 2, 0, T0 + 100), &one_dead, T0 + 110);
+        assert_eq!((out.check.state, out.check.next), (CopyState::NotVisible, Next::Wait));
+    }
+
+    #[test]
+    fn a_copy_that_never_appears_is_recopied_after_the_grace_period() {
+        let within = check(input(0, 1, 120, T0), &[], T0 + 299);
+        assert_eq!(
+            (within.check.state, within.check.next),
+            (CopyState::NotVisible, Next::Wait)
+        );
+        let after = check(input(0, 1, 120, T0), &[], T0 + 300);
+        assert_eq!(
+            (after.check.next, after.check.reason),
+            (Next::Recopy, Some(Reason::CopyNotVisible))
+        );
+        let last = check(input(0, 3, 120, T0), &[], T0 + 300);
+        assert_eq!(
+            (last.check.next, last.check.reason),
+            (Next::Fail, Some(Reason::CopyNotVisible))
+        );
+    }
+
+    #[test]
+    fn the_deadline_ends_the_loop_but_not_a_success() {
+        let pending = [copy("backup-ppppppppppp", BackupState::CreateInProgress, T0)];
+        let out = check(input(0, 1, 600, T0), &pending, T0 + 86_400);
+        assert_eq!(
+            (out.check.next, out.check.reason),
+            (Next::Fail, Some(Reason::DeadlineExceeded))
+        );
+        let ready = [copy("backup-rrrrrrrrrrr", BackupState::Ready, T0)];
+        assert_eq!(
+            check(input(0, 1, 600, T0), &ready, T0 + 90_000).check.next,
+            Next::Succeed
+        );
+        // Close to the deadline the wait shrinks so the timeout is reported on time.
+        let out = check(input(0, 1, 600, T0), &pending, T0 + 86_300);
+        assert_eq!((out.check.next, out.loop_state.wait_seconds), (Next::Wait, 100));
+    }
+
+    #[test]
+    fn policy_numbers_may_arrive_as_text_and_are_validated() {
+        let p: PollPolicy = serde_json::from_value(serde_json::json!({
+            "initialWaitSeconds": "120", "maxWaitSeconds": 600, "backoffPercent": "150",
+            "deadlineSeconds": "86400", "maxCopyAttempts": "3", "visibilityGraceSeconds": "300"
+        }))
+        .unwrap();
+        assert_eq!(p, policy());
+        let bad_text = serde_json::from_value::<PollPolicy>(serde_json::json!({
+            "initialWaitSeconds": "soon", "maxWaitSeconds": 600, "backoffPercent": 150,
+            "deadlineSeconds": 1, "maxCopyAttempts": 3, "visibilityGraceSeconds": 3
+        }));
+        assert!(bad_text.is_err());
+        for bad in [
+            PollPolicy {
+                initial_wait_seconds: 0,
+                ..policy()
+            },
+            PollPolicy {
+                max_wait_seconds: 60,
+                ..policy()
+            },
+            PollPolicy {
+                backoff_percent: 90,
+                ..policy()
+            },
+            PollPolicy {
+                deadline_seconds: 10,
+                ..policy()
+            },
+            PollPolicy {
+                max_copy_attempts: 0,
+                ..policy()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_times_are_invalid_input() {
+        let mut bad = input(0, 1, 0, T0);
+        bad.loop_state.started_at = "yesterday".into();
+        assert!(
+            matches!(decide_check(bad, &[], T0), Err(TrackingError::InvalidInput(m)) if m.contains("loop.startedAt"))
+        );
+    }
+
+    #[test]
+    fn output_names_match_the_state_machine_choice() {
+        let out = check(input(0, 1, 0, T0), &[], T0 + 1);
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(json["check"]["next"], "WAIT");
+        assert_eq!(json["check"]["state"], "NOT_VISIBLE");
+        assert_eq!(json["loop"]["waitSeconds"], 120);
+        assert!(json["job"]["priorCopies"].is_number());
+    }
+}

@@ -1,0 +1,278 @@
+//! The SDK adapters against aws-smithy-mocks: request building, pagination, chunking and the
+//! mapping of service errors to retryable / non-retryable kinds.
+
+// Test support code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+
+use aws_sdk_cloudhsmv2::Client as HsmClient;
+use aws_sdk_cloudhsmv2::config::retry::RetryConfig;
+use aws_sdk_cloudhsmv2::error::ErrorMetadata;
+use aws_sdk_cloudhsmv2::operation::copy_backup_to_region::{CopyBackupToRegionError, CopyBackupToRegionOutput};
+use aws_sdk_cloudhsmv2::operation::describe_backups::{DescribeBackupsError, DescribeBackupsOutput};
+use aws_sdk_cloudhsmv2::primitives::DateTime;
+use aws_sdk_cloudhsmv2::types::{Backup as SdkBackup, BackupState as SdkState};
+use aws_sdk_sfn::Client as SfnClient;
+use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
+use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionOutput};
+use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
+use cloudhsm_backup_copy::aws::sfn::StepFunctions;
+use cloudhsm_backup_copy::backup::BackupState;
+use cloudhsm_backup_copy::error::AwsErrorKind;
+use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+
+const ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:tracker";
+
+fn sdk_backup(id: &str, state: SdkState, source: Option<&str>) -> SdkBackup {
+    SdkBackup::builder()
+        .backup_id(id)
+        .backup_state(state)
+        .cluster_id("cluster-kzlczlspnho")
+        .create_timestamp(DateTime::from_secs(1_795_665_600))
+        .set_source_backup(source.map(str::to_owned))
+        .build()
+        .unwrap()
+}
+
+fn hsm(region: &str, client: HsmClient) -> CloudHsm {
+    CloudHsm::from_clients(HashMap::from([(region.to_owned(), client)]))
+}
+
+fn service_error(code: &str) -> DescribeBackupsError {
+    DescribeBackupsError::generic(ErrorMetadata::builder().code(code).message("from the mock").build())
+}
+
+#[tokio::test]
+async fn describe_backups_follows_every_page_with_aws_page_size() {
+    let first = mock!(HsmClient::describe_backups)
+        .match_requests(|r| r.next_token().is_none() && r.max_results() == Some(50))
+        .then_output(|| {
+            DescribeBackupsOutput::builder()
+                .backups(sdk_backup("backup-aaaaaaaaaaa", SdkState::Ready, None))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(HsmClient::describe_backups)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            DescribeBackupsOutput::builder()
+                .backups(sdk_backup(
+                    "backup-bbbbbbbbbbb",
+                    SdkState::CreateInProgress,
+                    Some("backup-ccccccccccc"),
+                ))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&first, &second]);
+
+    let backups = hsm("us-east-1", client)
+        .describe_backups("us-east-1", BackupQuery::AllReady)
+        .await
+        .unwrap();
+
+    assert_eq!(backups.len(), 2);
+    assert_eq!(backups[0].id, "backup-aaaaaaaaaaa");
+    assert_eq!(backups[0].created_at, Some(1_795_665_600));
+    assert_eq!(backups[1].state, BackupState::CreateInProgress);
+    assert_eq!(backups[1].source_backup.as_deref(), Some("backup-ccccccccccc"));
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn queries_become_the_right_filters() {
+    let ready_in_cluster = mock!(HsmClient::describe_backups)
+        .match_requests(|r| {
+            let f = r.filters().unwrap();
+            f.get("clusterIds") == Some(&vec!["cluster-kzlczlspnho".to_owned()])
+                && f.get("states") == Some(&vec!["READY".to_owned()])
+                && f.len() == 2
+        })
+        .then_output(|| DescribeBackupsOutput::builder().build());
+    let by_id = mock!(HsmClient::describe_backups)
+        .match_requests(|r| r.filters().unwrap().get("backupIds") == Some(&vec!["backup-aaaaaaaaaaa".to_owned()]))
+        .then_output(|| DescribeBackupsOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&ready_in_cluster, &by_id]);
+    let hsm = hsm("us-east-1", client);
+
+    hsm.describe_backups("us-east-1", BackupQuery::ReadyInCluster("cluster-kzlczlspnho"))
+        .await
+        .unwrap();
+    hsm.describe_backups("us-east-1", BackupQuery::Ids(&["backup-aaaaaaaaaaa".to_owned()]))
+        .await
+        .unwrap();
+
+    assert_eq!((ready_in_cluster.num_calls(), by_id.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn copies_of_many_sources_are_looked_up_in_chunks_of_fifty() {
+    // The adapter does not validate ids (the domain does), so any strings serve here.
+    let ids: Vec<String> = (0..120).map(|i| format!("backup-{i}")).collect();
+    let rule = mock!(HsmClient::describe_backups)
+        .match_requests(|r| {
+            r.filters()
+                .unwrap()
+                .get("sourceBackupIds")
+                .is_some_and(|v| v.len() <= 50)
+        })
+        .then_output(|| DescribeBackupsOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::MatchAny, [&rule]);
+
+    hsm("us-west-2", client)
+        .describe_backups("us-west-2", BackupQuery::CopiesOf(&ids))
+        .await
+        .unwrap();
+
+    assert_eq!(rule.num_calls(), 3); // 50 + 50 + 20
+}
+
+#[tokio::test]
+async fn service_errors_are_classified_for_retrying() {
+    let cases = [
+        ("ThrottlingException", AwsErrorKind::Throttled, true),
+        ("CloudHsmInternalFailureException", AwsErrorKind::Transient, true),
+        ("CloudHsmAccessDeniedException", AwsErrorKind::AccessDenied, false),
+        ("CloudHsmResourceNotFoundException", AwsErrorKind::NotFound, false),
+        ("CloudHsmInvalidRequestException", AwsErrorKind::InvalidRequest, false),
+        ("CloudHsmServiceException", AwsErrorKind::Other, false),
+    ];
+    for (code, kind, retryable) in cases {
+        let rule = mock!(HsmClient::describe_backups).then_error(move || service_error(code));
+        let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&rule], |c| c
+            .retry_config(RetryConfig::disabled()));
+        let err = hsm("us-east-1", client)
+            .describe_backups("us-east-1", BackupQuery::AllReady)
+            .await
+            .unwrap_err();
+        assert_eq!((err.kind, err.is_retryable()), (kind, retryable), "{code}");
+        assert_eq!(err.code.as_deref(), Some(code));
+        assert_eq!((err.operation, err.region.as_str()), ("DescribeBackups", "us-east-1"));
+    }
+}
+
+#[tokio::test]
+async fn server_errors_are_transient() {
+    let rule = mock!(HsmClient::describe_backups)
+        .sequence()
+        .http_status(503, None)
+        .build();
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&rule], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let err = hsm("us-east-1", client)
+        .describe_backups("us-east-1", BackupQuery::AllReady)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}
+
+#[tokio::test]
+async fn copy_backup_to_region_sends_backup_and_destination_to_the_source_region() {
+    let rule = mock!(HsmClient::copy_backup_to_region)
+        .match_requests(|r| r.backup_id() == Some("backup-aaaaaaaaaaa") && r.destination_region() == Some("us-west-2"))
+        .then_output(|| CopyBackupToRegionOutput::builder().build());
+    let denied = mock!(HsmClient::copy_backup_to_region).then_error(|| {
+        CopyBackupToRegionError::generic(ErrorMetadata::builder().code("CloudHsmAccessDeniedException").build())
+    });
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&rule, &denied], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let hsm = hsm("us-east-1", client);
+
+    hsm.copy_backup_to_region("us-east-1", "backup-aaaaaaaaaaa", "us-west-2")
+        .await
+        .unwrap();
+    let err = hsm
+        .copy_backup_to_region("us-east-1", "backup-aaaaaaaaaaa", "us-west-2")
+        .await
+        .unwrap_err();
+
+    assert_eq!(rule.num_calls(), 1);
+    assert_eq!(err.kind, AwsErrorKind::AccessDenied);
+    assert_eq!(err.operation, "CopyBackupToRegion");
+}
+
+#[tokio::test]
+async fn a_region_without_a_client_is_an_error_not_a_panic() {
+    let err = CloudHsm::from_clients(HashMap::new())
+        .describe_backups("eu-west-1", BackupQuery::AllReady)
+        .await
+        .unwrap_err();
+    assert_eq!(err.region, "eu-west-1");
+}
+
+#[tokio::test]
+async fn start_execution_reports_started_or_already_exists() {
+    let started = mock!(SfnClient::start_execution)
+        .match_requests(|r| r.state_machine_arn() == Some(ARN) && r.name() == Some("n") && r.input() == Some("{}"))
+        .then_output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn("arn:aws:states:us-east-1:123456789012:execution:tracker:n")
+                .start_date(DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+    let exists = mock!(SfnClient::start_execution)
+        .then_error(|| StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().build()));
+    let throttled = mock!(SfnClient::start_execution).then_error(|| {
+        StartExecutionError::generic(
+            aws_sdk_sfn::error::ErrorMetadata::builder()
+                .code("ThrottlingException")
+                .build(),
+        )
+    });
+    let client = mock_client!(
+        aws_sdk_sfn,
+        RuleMode::Sequential,
+        [&started, &exists, &throttled],
+        |c| c.retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled())
+    );
+    let sfn = StepFunctions::new(client, ARN, "us-east-1");
+
+    assert_eq!(
+        sfn.start_execution("n", "{}").await.unwrap(),
+        StartOutcome::Started {
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:tracker:n".into()
+        }
+    );
+    assert_eq!(
+        sfn.start_execution("n", "{}").await.unwrap(),
+        StartOutcome::AlreadyExists
+    );
+    let err = sfn.start_execution("n", "{}").await.unwrap_err();
+    assert!(err.is_retryable() && err.operation == "StartExecution");
+}
+
+#[tokio::test]
+async fn execution_status_reads_the_deterministic_execution_arn() {
+    let running = mock!(SfnClient::describe_execution)
+        .match_requests(|r| r.execution_arn() == Some("arn:aws:states:us-east-1:123456789012:execution:tracker:job-1"))
+        .then_output(|| describe_output(SfnStatus::Running));
+    let failed = mock!(SfnClient::describe_execution).then_output(|| describe_output(SfnStatus::Failed));
+    let missing = mock!(SfnClient::describe_execution)
+        .then_error(|| DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().build()));
+    let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&running, &failed, &missing]);
+    let sfn = StepFunctions::new(client, ARN, "us-east-1");
+
+    assert_eq!(
+        sfn.execution_status("job-1").await.unwrap(),
+        Some(ExecutionStatus::Running)
+    );
+    assert_eq!(
+        sfn.execution_status("job-1").await.unwrap(),
+        Some(ExecutionStatus::Closed("FAILED".into()))
+    );
+    assert_eq!(sfn.execution_status("job-1").await.unwrap(), None);
+}
+
+fn describe_output(status: SfnStatus) -> DescribeExecutionOutput {
+    DescribeExecutionOutput::builder()
+        .execution_arn("arn")
+        .state_machine_arn(ARN)
+        .status(status)
+        .start_date(DateTime::from_secs(0))
+        .build()
+        .unwrap()
+}

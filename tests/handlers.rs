@@ -1,0 +1,427 @@
+//! The handlers over in-memory fakes of the ports: what each event leads to, which AWS calls are
+//! made (and that malformed input makes none), and the `error_type` each failure carries.
+
+// Test support code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use cloudhsm_backup_copy::backup::{Backup, BackupState};
+use cloudhsm_backup_copy::config::StartCopyConfig;
+use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
+use cloudhsm_backup_copy::event::parse_event;
+use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
+use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
+use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use cloudhsm_backup_copy::tracking::{CheckInput, CopyRequest};
+use lambda_runtime::Diagnostic;
+use serde_json::{Value, json};
+
+const NOW: i64 = 1_795_665_600; // 2026-11-26T04:00:00Z
+const SOURCE: &str = "backup-4kuraxsqetz";
+const CLUSTER: &str = "cluster-kzlczlspnho";
+
+/// CloudHSM in memory: backups per region, every call recorded.
+#[derive(Default)]
+struct FakeHsm {
+    backups: Mutex<HashMap<String, Vec<Backup>>>,
+    calls: Mutex<Vec<String>>,
+    failing_region: Option<(String, AwsErrorKind)>,
+}
+
+impl FakeHsm {
+    fn with_source(state: BackupState, created_at: i64) -> Self {
+        let fake = Self::default();
+        fake.add("us-east-1", original(SOURCE, state, created_at));
+        fake
+    }
+    fn add(&self, region: &str, backup: Backup) {
+        self.backups
+            .lock()
+            .unwrap()
+            .entry(region.into())
+            .or_default()
+            .push(backup);
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    fn in_region(&self, region: &str) -> Vec<Backup> {
+        self.backups.lock().unwrap().get(region).cloned().unwrap_or_default()
+    }
+}
+
+impl BackupApi for FakeHsm {
+    async fn describe_backups(&self, region: &str, query: BackupQuery<'_>) -> Result<Vec<Backup>, AwsError> {
+        self.calls.lock().unwrap().push(format!("DescribeBackups {region}"));
+        if let Some((failing, kind)) = &self.failing_region
+            && failing == region
+        {
+            return Err(AwsError {
+                operation: "DescribeBackups",
+                region: region.into(),
+                kind: *kind,
+                code: None,
+                message: "injected".into(),
+            });
+        }
+        let all = self.in_region(region);
+        Ok(all
+            .into_iter()
+            .filter(|b| match query {
+                BackupQuery::Ids(ids) => ids.contains(&b.id),
+                BackupQuery::ReadyInCluster(c) => b.cluster_id.as_deref() == Some(c) && b.state == BackupState::Ready,
+                BackupQuery::AllReady => b.state == BackupState::Ready,
+                BackupQuery::CopiesOf(ids) => b.source_backup.as_ref().is_some_and(|s| ids.contains(s)),
+            })
+            .collect())
+    }
+
+    async fn copy_backup_to_region(
+        &self,
+        source_region: &str,
+        backup_id: &str,
+        destination: &str,
+    ) -> Result<(), AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("CopyBackupToRegion {source_region} {backup_id} {destination}"));
+        let n = self.in_region(destination).len();
+        self.add(
+            destination,
+            Backup {
+                id: format!("backup-copy{n:0>6}"),
+                cluster_id: None,
+                state: BackupState::CreateInProgress,
+                source_backup: Some(backup_id.into()),
+                source_region: Some(source_region.into()),
+                created_at: Some(NOW),
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Step Functions in memory, idempotent like Standard workflows.
+#[derive(Default)]
+struct FakeSfn {
+    executions: Mutex<HashMap<String, (String, ExecutionStatus)>>,
+    starts: Mutex<Vec<String>>,
+}
+
+impl ExecutionApi for FakeSfn {
+    async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, AwsError> {
+        self.starts.lock().unwrap().push(name.into());
+        let mut executions = self.executions.lock().unwrap();
+        let arn = format!("arn:aws:states:us-east-1:123456789012:execution:tracker:{name}");
+        match executions.get(name) {
+            Some((same, ExecutionStatus::Running)) if same == input => Ok(StartOutcome::Started { execution_arn: arn }),
+            Some(_) => Ok(StartOutcome::AlreadyExists),
+            None => {
+                executions.insert(name.into(), (input.into(), ExecutionStatus::Running));
+                Ok(StartOutcome::Started { execution_arn: arn })
+            }
+        }
+    }
+
+    async fn execution_status(&self, name: &str) -> Result<Option<ExecutionStatus>, AwsError> {
+        Ok(self.executions.lock().unwrap().get(name).map(|(_, s)| s.clone()))
+    }
+}
+
+fn original(id: &str, state: BackupState, created_at: i64) -> Backup {
+    Backup {
+        id: id.into(),
+        cluster_id: Some(CLUSTER.into()),
+        state,
+        source_backup: None,
+        source_region: None,
+        created_at: Some(created_at),
+    }
+}
+
+fn config() -> StartCopyConfig {
+    StartCopyConfig {
+        source_region: "us-east-1".into(),
+        destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:tracker".into(),
+        lookback_hours: 24,
+    }
+}
+
+fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn> {
+    StartCopy {
+        backups: hsm,
+        executions: FakeSfn::default(),
+        config: config(),
+    }
+}
+
+fn event_file(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn error_type(e: impl Into<Diagnostic>) -> String {
+    e.into().error_type
+}
+
+#[test]
+fn every_example_event_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let value = event_file(&name);
+        let parsed = match name.as_str() {
+            "copy-step.json" => serde_json::from_value::<CopyRequest>(value)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "check-copy.json" => serde_json::from_value::<CheckInput>(value)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            _ => parse_event(&value).map(|_| ()).map_err(|e| e.to_string()),
+        };
+        assert!(parsed.is_ok(), "{name}: {parsed:?}");
+        seen += 1;
+    }
+    assert_eq!(seen, 8, "a new file in events/ needs a case here");
+}
+
+#[tokio::test]
+async fn a_backup_created_event_starts_one_tracked_copy_per_destination() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
+
+    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+
+    let started: Vec<&str> = summary["started"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["executionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        started,
+        vec!["backup-4kuraxsqetz-to-us-west-2-0", "backup-4kuraxsqetz-to-eu-west-1-0"]
+    );
+    let executions = svc.executions.executions.lock().unwrap();
+    let (input, _) = &executions["backup-4kuraxsqetz-to-us-west-2-0"];
+    assert_eq!(
+        input,
+        r#"{"sourceBackupId":"backup-4kuraxsqetz","sourceClusterId":"cluster-kzlczlspnho","sourceRegion":"us-east-1","destinationRegion":"us-west-2","priorCopies":0}"#
+    );
+    // The copy itself is the execution's first step, not made here.
+    assert!(!svc.backups.calls().iter().any(|c| c.starts_with("CopyBackupToRegion")));
+}
+
+#[tokio::test]
+async fn repeated_events_join_the_running_execution() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
+    for _ in 0..5 {
+        svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    }
+    assert_eq!(svc.executions.executions.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_closed_execution_without_a_live_copy_is_reported_as_a_failure() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
+    svc.executions.executions.lock().unwrap().insert(
+        "backup-4kuraxsqetz-to-us-west-2-0".into(),
+        ("{}".into(), ExecutionStatus::Closed("FAILED".into())),
+    );
+
+    let err = svc.handle(event_file("backup-created.json"), NOW).await.unwrap_err();
+
+    assert!(err.to_string().contains("1 of 2 copies could not be started"), "{err}");
+    assert!(err.to_string().contains("FAILED"), "{err}");
+    assert_eq!(error_type(err), "NonRetryable");
+    // The other destination was still started.
+    assert!(
+        svc.executions
+            .executions
+            .lock()
+            .unwrap()
+            .contains_key("backup-4kuraxsqetz-to-eu-west-1-0")
+    );
+}
+
+#[tokio::test]
+async fn a_destination_that_cannot_be_listed_fails_retryably_and_spares_the_others() {
+    let mut hsm = FakeHsm::with_source(BackupState::Ready, NOW - 60);
+    hsm.failing_region = Some(("us-west-2".into(), AwsErrorKind::Throttled));
+    let svc = service(hsm);
+
+    let err = svc.handle(event_file("backup-created.json"), NOW).await.unwrap_err();
+
+    assert_eq!(error_type(err), "Retryable");
+    let names: Vec<String> = svc.executions.executions.lock().unwrap().keys().cloned().collect();
+    assert_eq!(names, vec!["backup-4kuraxsqetz-to-eu-west-1-0"]);
+}
+
+#[tokio::test]
+async fn the_sweep_copies_only_ready_originals_inside_the_window() {
+    let hsm = FakeHsm::with_source(BackupState::Ready, NOW - 60);
+    hsm.add(
+        "us-east-1",
+        original("backup-oldoldoldol", BackupState::Ready, NOW - 25 * 3600),
+    );
+    hsm.add(
+        "us-east-1",
+        original("backup-pendingpend", BackupState::CreateInProgress, NOW),
+    );
+    let mut copy = original("backup-copycopycop", BackupState::Ready, NOW);
+    copy.source_backup = Some("backup-elsewhereel".into());
+    hsm.add("us-east-1", copy);
+    hsm.add("us-west-2", {
+        let mut c = original("backup-livecopyliv", BackupState::Ready, NOW);
+        c.source_backup = Some(SOURCE.into());
+        c.cluster_id = None;
+        c
+    });
+    let svc = service(hsm);
+
+    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+
+    assert_eq!(summary["examined"], 3); // AllReady lists READY ones only
+    assert_eq!(
+        summary["skippedCounts"],
+        json!({"OUTSIDE_WINDOW": 1, "IS_A_COPY": 1, "ALREADY_COPIED": 1})
+    );
+    let started: Vec<&str> = summary["started"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["executionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(started, vec!["backup-4kuraxsqetz-to-eu-west-1-0"]);
+}
+
+#[tokio::test]
+async fn a_named_backup_that_is_not_ready_is_skipped_with_its_state() {
+    let svc = service(FakeHsm::with_source(BackupState::CreateInProgress, NOW));
+    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    assert_eq!(
+        summary["skipped"],
+        json!([{"sourceBackupId": SOURCE, "destinationRegion": null, "reason": "NOT_READY", "state": "CREATE_IN_PROGRESS"}])
+    );
+    assert_eq!(summary["started"], json!([]));
+}
+
+#[tokio::test]
+async fn a_cluster_event_lists_that_clusters_ready_backups() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
+    let summary = svc.handle(event_file("cloudtrail-create-hsm.json"), NOW).await.unwrap();
+    assert_eq!(summary["origin"], "CloudTrail CreateHsm");
+    assert_eq!(summary["started"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn ignored_and_malformed_events_make_no_aws_call() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
+
+    let ignored = svc
+        .handle(event_file("cloudtrail-copy-backup-to-region.json"), NOW)
+        .await
+        .unwrap();
+    assert!(ignored["ignored"].as_str().unwrap().contains("CopyBackupToRegion"));
+
+    let malformed = [
+        json!(null),
+        json!({"detail-type": "CloudHSM Backup Created", "source": "me", "detail": {"backupId": "backup-!!"}}),
+        json!({"detail-type": "Something Else", "source": "me", "detail": {}}),
+        json!({"action": "copy", "job": {"sourceBackupId": SOURCE}, "attempt": 1}),
+        json!({"action": "delete", "job": {}, "attempt": 1}),
+    ];
+    for payload in malformed {
+        let err = svc.handle(payload.clone(), NOW).await.unwrap_err();
+        assert_eq!(error_type(err), "InvalidInput", "{payload}");
+    }
+    assert_eq!(svc.backups.calls(), Vec::<String>::new());
+    assert!(svc.executions.starts.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_copy_step_copies_once_per_attempt() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
+    let step = event_file("copy-step.json");
+
+    let first = svc.handle(step.clone(), NOW).await.unwrap();
+    let retried = svc.handle(step, NOW).await.unwrap();
+
+    assert_eq!(first["outcome"], "COPY_REQUESTED");
+    assert_eq!(first["requestedAt"], "2026-11-26T04:00:00Z");
+    assert_eq!(retried["outcome"], "ALREADY_LIVE");
+    let copies: Vec<String> = svc
+        .backups
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("CopyBackupToRegion"))
+        .collect();
+    assert_eq!(
+        copies,
+        vec!["CopyBackupToRegion us-east-1 backup-4kuraxsqetz us-west-2"]
+    );
+}
+
+#[tokio::test]
+async fn the_copy_step_refuses_jobs_for_another_source_region() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
+    let mut step = event_file("copy-step.json");
+    step["job"]["sourceRegion"] = json!("eu-central-1");
+    let err = svc.handle(step, NOW).await.unwrap_err();
+    assert_eq!(error_type(err), "InvalidInput");
+    assert!(svc.backups.calls().is_empty());
+}
+
+#[tokio::test]
+async fn check_copy_reports_the_copy_and_the_next_step() {
+    let hsm = FakeHsm::default();
+    hsm.add("us-west-2", {
+        let mut c = original("backup-readyreadyr", BackupState::Ready, NOW);
+        c.source_backup = Some(SOURCE.into());
+        c
+    });
+    let svc = CheckCopy { backups: hsm };
+
+    let out = svc.handle(event_file("check-copy.json"), NOW + 600).await.unwrap();
+
+    assert_eq!(out.check.destination_backup_id.as_deref(), Some("backup-readyreadyr"));
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["check"]["next"], "SUCCEED");
+    assert_eq!(json["check"]["elapsedSeconds"], 600);
+    assert_eq!(svc.backups.calls(), vec!["DescribeBackups us-west-2"]);
+}
+
+#[tokio::test]
+async fn check_copy_errors_carry_stable_names() {
+    let svc = CheckCopy {
+        backups: FakeHsm::default(),
+    };
+    let err = svc.handle(json!({"job": {}}), NOW).await.unwrap_err();
+    assert_eq!(error_type(err), "InvalidInput");
+    assert!(svc.backups.calls().is_empty());
+
+    let mut bad_policy = event_file("check-copy.json");
+    bad_policy["policy"]["maxCopyAttempts"] = json!("0");
+    let err = svc.handle(bad_policy, NOW).await.unwrap_err();
+    assert_eq!(error_type(err), "InvalidInput");
+
+    for (kind, expected) in [
+        (AwsErrorKind::Transient, "Retryable"),
+        (AwsErrorKind::AccessDenied, "NonRetryable"),
+    ] {
+        let svc = CheckCopy {
+            backups: FakeHsm {
+                failing_region: Some(("us-west-2".into(), kind)),
+                ..FakeHsm::default()
+            },
+        };
+        let err = svc.handle(event_file("check-copy.json"), NOW).await.unwrap_err();
+        assert_eq!(error_type(err), expected);
+    }
+}
