@@ -1,0 +1,88 @@
+"""`make demo`: the whole flow against the local AWS stack, told step by step.
+
+A cluster's backup in us-east-1 is announced with the custom "CloudHSM Backup Created" event;
+start-copy (the real binary, served by cargo lambda watch) starts one tracking execution per
+destination; the real state machine, running in moto, requests each copy and loops on the real
+check-copy until the copy is READY in us-west-2 and eu-west-1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+COPY_DELAY_SECONDS = 6.0
+TIMEOUT_SECONDS = 180
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def main() -> int:
+    started = time.monotonic()
+    say("cloudhsm-backup-copy demo: the real functions and state machine on a local AWS stack")
+    say("(moto, extended with CopyBackupToRegion; cargo lambda watch; no AWS account, no Docker)")
+    say()
+    say("[1/5] Starting the local stack ...")
+    with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS) as stack:
+        say(f"      moto on 127.0.0.1:{stack.moto_port}, functions on 127.0.0.1:{stack.lambda_port}, logs in {stack.log_dir}")
+
+        say(f"[2/5] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
+        cluster_id, backup_id = stack.create_cluster(tags=[{"Key": "team", "Value": "payments"}])
+        say(f"      cluster {cluster_id}; its backup {backup_id} is READY")
+
+        say('[3/5] Sending the "CloudHSM Backup Created" event to start-copy ...')
+        summary, error = stack.invoke("start-copy", backup_created_event(backup_id, cluster_id))
+        if error:
+            say(f"      start-copy failed: {summary}")
+            return 1
+        for item in summary["started"]:
+            say(f"      started {item['executionName']}")
+
+        say(f"[4/5] Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
+        last: dict[str, str] = {}
+
+        def progress() -> bool:
+            for region in DESTINATION_REGIONS:
+                copies = stack.copies(backup_id, region)
+                state = ",".join(f"{c['BackupId']} {c['BackupState']}" for c in copies) or "not listed yet"
+                if last.get(region) != state:
+                    last[region] = state
+                    say(f"      {time.monotonic() - started:5.1f}s  {region:<10} {state}")
+            runs = stack.executions()
+            return len(runs) == len(DESTINATION_REGIONS) and all(r["status"] != "RUNNING" for r in runs)
+
+        wait_until("the copies to finish", progress, timeout=TIMEOUT_SECONDS, interval=0.5)
+
+        say("[5/5] Outcome, as announced on EventBridge:")
+        events = stack.announcements(wait=3)
+        ok = True
+        say(f"      {'region':<10} {'copy':<20} {'event':<31} {'attempts':>8} {'checks':>6} {'seconds':>7}")
+        for event in sorted(events, key=lambda e: e["detail"]["destinationRegion"]):
+            d = event["detail"]
+            ok &= event["detail-type"] == "CloudHSM Backup Copy Succeeded"
+            say(
+                f"      {d['destinationRegion']:<10} {str(d.get('destinationBackupId')):<20} {event['detail-type']:<31}"
+                f" {d['attempts']:>8} {d['checks']:>6} {d.get('durationSeconds', '-'):>7}"
+            )
+        runs = stack.executions()
+        ok &= len(events) == len(DESTINATION_REGIONS) and all(r["status"] == "SUCCEEDED" for r in runs)
+        for region in DESTINATION_REGIONS:
+            states = [c["BackupState"] for c in stack.copies(backup_id, region)]
+            ok &= states == ["READY"]
+        say()
+        if ok:
+            say(f"Done in {time.monotonic() - started:.0f}s: backup {backup_id} has exactly one READY copy in each of "
+                f"{', '.join(DESTINATION_REGIONS)}.")
+            return 0
+        say("The demo did not end as expected; see the logs above.")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
