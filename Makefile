@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 help:
 	@echo "make demo   - run the whole flow against the local AWS stack"
 	@echo "make test   - everything CI checks (fmt, clippy, unit, validation, integration)"
-	@echo "make deploy - sam build && sam deploy (guided the first time)"
+	@echo "make deploy - sam build && sam deploy --guided (with the pinned SAM CLI)"
 
 $(VENV)/.installed: tools/requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -74,7 +74,7 @@ demo: $(VENV)/.installed build
 
 deploy: $(SAM_VENV)/.installed
 	$(SAM) build
-	@if [ -f samconfig.toml ]; then $(SAM) deploy --stack-name $(STACK_NAME); else $(SAM) deploy --guided --stack-name $(STACK_NAME); fi
+	$(SAM) deploy --guided --stack-name $(STACK_NAME)
 
 clean:
 	rm -rf .stack .aws-sam

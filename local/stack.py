@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -113,6 +114,10 @@ class Stack:
     @contextlib.contextmanager
     def started(cls, root: Path, **kwargs: Any) -> Iterator["Stack"]:
         stack = cls(root=root, **kwargs)
+        if threading.current_thread() is threading.main_thread():
+            # Turn SIGTERM (a CI timeout, a killed make) into an exit, so `finally` stops the
+            # servers instead of leaving them running.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             stack.start()
             yield stack

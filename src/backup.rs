@@ -70,3 +70,24 @@ impl Backup {
         self.source_backup.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_map_from_and_to_the_wire() {
+        for (wire, state, live) in [
+            ("CREATE_IN_PROGRESS", BackupState::CreateInProgress, true),
+            ("READY", BackupState::Ready, true),
+            ("DELETED", BackupState::Deleted, false),
+            ("PENDING_DELETION", BackupState::PendingDeletion, false),
+            ("SOMETHING_NEW", BackupState::Unknown("SOMETHING_NEW".into()), false),
+        ] {
+            assert_eq!(BackupState::from_wire(wire), state);
+            assert_eq!(state.as_str(), wire);
+            assert_eq!(state.is_live(), live, "{wire}");
+            assert_eq!(serde_json::to_value(&state).unwrap(), serde_json::json!(wire));
+        }
+    }
+}
