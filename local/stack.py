@@ -35,6 +35,8 @@ SOURCE_REGION = "us-east-1"
 DESTINATION_REGIONS = ("us-west-2", "eu-west-1")
 STATE_MACHINE_NAME = "cloudhsm-backup-copy-tracker"
 EVENT_SOURCE = "cloudhsm-backup-copy"
+# Provenance tag keys start with this (see src/tags.rs).
+TAG_PREFIX = "cloudhsm-backup-copy"
 
 # Loop policy for local runs: seconds instead of minutes.
 LOCAL_POLICY = {
@@ -101,6 +103,8 @@ class Stack:
     copy_delay: float = 2.0
     policy: dict[str, str] = field(default_factory=dict)
     lookback_hours: int = 168
+    # Extra environment for both functions (e.g. INCLUDE_CLUSTERS, COPY_TAGS).
+    function_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     moto_port: int = 0
     lambda_port: int = 0
@@ -129,7 +133,6 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.moto_port = free_port()
         self.lambda_port = free_port()
-        venv_bin = Path(sys.executable).parent
         self._spawn(
             "moto",
             [
@@ -160,6 +163,10 @@ class Stack:
         events.put_rule(Name="copy-announcements", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
         events.put_targets(Rule="copy-announcements", Targets=[{"Id": "queue", "Arn": queue_arn}])
 
+        self._start_functions()
+
+    def _start_functions(self) -> None:
+        venv_bin = Path(sys.executable).parent
         self._spawn(
             "cargo-lambda",
             [
@@ -179,27 +186,40 @@ class Stack:
                 "STATE_MACHINE_ARN": self.state_machine_arn,
                 "LOOKBACK_HOURS": str(self.lookback_hours),
                 "RUST_LOG": "info",
+                **self.function_env,
             },
             cwd=self.root,
         )
         wait_until("cargo lambda watch", self._lambda_port_open, timeout=120)
 
+    def restart_functions(self, **env: str) -> None:
+        """Restarts cargo lambda watch with changed settings; moto and its data stay."""
+        functions = self.processes.pop()
+        self._stop_process(functions)
+        wait_until("the functions' port to close", lambda: not self._lambda_port_open(), timeout=30)
+        self.function_env = {**self.function_env, **env}
+        self._start_functions()
+
     def stop(self) -> None:
         for proc in reversed(self.processes):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in reversed(self.processes):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            self._stop_process(proc)
         self.processes.clear()
+
+    @staticmethod
+    def _stop_process(proc: subprocess.Popen) -> None:
+        """Stops a process and everything it started (its own process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
         assert self.log_dir is not None
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         full_env = {**os.environ, **env}
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd, start_new_session=True)
         self.processes.append(proc)

@@ -62,6 +62,9 @@ pub struct Backup {
     pub source_backup: Option<String>,
     pub source_region: Option<String>,
     pub created_at: Option<EpochSeconds>,
+    pub tags: Vec<(String, String)>,
+    /// Exempt from retention (ModifyBackupAttributes).
+    pub never_expires: bool,
 }
 
 impl Backup {

@@ -4,6 +4,8 @@
 //! failing later on every event.
 
 use crate::ids::{is_govcloud, is_region};
+use crate::selection::{ClusterSelection, parse_tag_pairs};
+use crate::tags::{TagPolicy, validate_tag};
 
 /// The settings start-copy runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,10 @@ pub struct StartCopyConfig {
     pub state_machine_arn: String,
     /// Cluster-wide and sweep searches consider backups created within this many hours.
     pub lookback_hours: u32,
+    /// Which clusters' backups are copied.
+    pub selection: ClusterSelection,
+    /// What tags the copies carry.
+    pub tag_policy: TagPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +42,11 @@ pub const ENV_STATE_MACHINE_ARN: &str = "STATE_MACHINE_ARN";
 pub const ENV_LOOKBACK_HOURS: &str = "LOOKBACK_HOURS";
 /// A week: long enough to ride out a multi-day outage of the event path or of this function.
 pub const DEFAULT_LOOKBACK_HOURS: u32 = 168;
+pub const ENV_INCLUDE_CLUSTERS: &str = "INCLUDE_CLUSTERS";
+pub const ENV_EXCLUDE_CLUSTERS: &str = "EXCLUDE_CLUSTERS";
+pub const ENV_CLUSTER_TAG_SELECTOR: &str = "CLUSTER_TAG_SELECTOR";
+pub const ENV_COPY_TAGS: &str = "COPY_TAGS";
+pub const ENV_KEEP_SOURCE_TAGS: &str = "KEEP_SOURCE_TAGS";
 
 impl StartCopyConfig {
     /// Reads the settings through `get` (the process environment in production).
@@ -69,11 +80,38 @@ impl StartCopyConfig {
                     reason: "expected a whole number of hours greater than 0".into(),
                 })?,
         };
+        let text = |name: &str| get(name).unwrap_or_default();
+        let invalid = |name: &'static str, reason: String| ConfigError::Invalid {
+            name,
+            value: text(name),
+            reason,
+        };
+        let mut selection = ClusterSelection::parse(&text(ENV_INCLUDE_CLUSTERS), "", "")
+            .map_err(|r| invalid(ENV_INCLUDE_CLUSTERS, r))?;
+        selection.exclude = ClusterSelection::parse("", &text(ENV_EXCLUDE_CLUSTERS), "")
+            .map_err(|r| invalid(ENV_EXCLUDE_CLUSTERS, r))?
+            .exclude;
+        selection.tags =
+            parse_tag_pairs(&text(ENV_CLUSTER_TAG_SELECTOR)).map_err(|r| invalid(ENV_CLUSTER_TAG_SELECTOR, r))?;
+        let extra = parse_tag_pairs(&text(ENV_COPY_TAGS)).map_err(|r| invalid(ENV_COPY_TAGS, r))?;
+        for (k, v) in &extra {
+            validate_tag(k, v).map_err(|e| invalid(ENV_COPY_TAGS, e.to_string()))?;
+        }
+        let keep_source_tags = match text(ENV_KEEP_SOURCE_TAGS).trim().to_ascii_lowercase().as_str() {
+            "" | "true" => true,
+            "false" => false,
+            _ => return Err(invalid(ENV_KEEP_SOURCE_TAGS, "expected true or false".into())),
+        };
         Ok(Self {
             source_region,
             destination_regions,
             state_machine_arn,
             lookback_hours,
+            selection,
+            tag_policy: TagPolicy {
+                keep_source_tags,
+                extra,
+            },
         })
     }
 
@@ -143,6 +181,28 @@ mod tests {
         assert_eq!(c.destination_regions, vec!["us-west-2", "eu-west-1"]);
         assert_eq!(c.lookback_hours, DEFAULT_LOOKBACK_HOURS);
         assert_eq!(c.source_region, "us-east-1");
+        assert!(c.selection.is_everything());
+        assert_eq!(c.tag_policy, TagPolicy::default());
+    }
+
+    #[test]
+    fn reads_selection_and_tag_settings() {
+        let c = config(&[
+            ("AWS_REGION", "us-east-1"),
+            ("DESTINATION_REGIONS", "us-west-2"),
+            ("STATE_MACHINE_ARN", ARN),
+            ("INCLUDE_CLUSTERS", "cluster-aaaaaaaaaaa, cluster-bbbbbbbbbbb"),
+            ("EXCLUDE_CLUSTERS", "cluster-ccccccccccc"),
+            ("CLUSTER_TAG_SELECTOR", "dr-copy=true"),
+            ("COPY_TAGS", "cost-center=dr,backup-tier=copy"),
+            ("KEEP_SOURCE_TAGS", "False"),
+        ])
+        .unwrap();
+        assert_eq!(c.selection.include.len(), 2);
+        assert_eq!(c.selection.exclude, vec!["cluster-ccccccccccc"]);
+        assert_eq!(c.selection.tags, vec![("dr-copy".to_owned(), "true".to_owned())]);
+        assert!(!c.tag_policy.keep_source_tags);
+        assert_eq!(c.tag_policy.extra.len(), 2);
     }
 
     #[test]
@@ -168,14 +228,23 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("STATE_MACHINE_ARN"));
-        let err = config(&[
-            ("AWS_REGION", "us-east-1"),
-            ("DESTINATION_REGIONS", "us-west-2"),
-            ("STATE_MACHINE_ARN", ARN),
+        for (name, value) in [
             ("LOOKBACK_HOURS", "0"),
-        ])
-        .unwrap_err();
-        assert!(err.to_string().contains("LOOKBACK_HOURS"));
+            ("INCLUDE_CLUSTERS", "cluster-1"),
+            ("EXCLUDE_CLUSTERS", "my-cluster"),
+            ("CLUSTER_TAG_SELECTOR", "dr-copy"),
+            ("COPY_TAGS", "aws:owner=me"),
+            ("KEEP_SOURCE_TAGS", "maybe"),
+        ] {
+            let err = config(&[
+                ("AWS_REGION", "us-east-1"),
+                ("DESTINATION_REGIONS", "us-west-2"),
+                ("STATE_MACHINE_ARN", ARN),
+                (name, value),
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
     }
 
     #[test]

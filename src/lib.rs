@@ -13,5 +13,7 @@ pub mod handlers;
 pub mod ids;
 pub mod plan;
 pub mod ports;
+pub mod selection;
+pub mod tags;
 pub mod time;
 pub mod tracking;

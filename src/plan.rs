@@ -29,6 +29,9 @@ pub enum SkipReason {
         copy_backup_id: String,
         copy_state: BackupState,
     },
+    /// The backup's cluster is not among those the operator selected.
+    #[serde(rename_all = "camelCase")]
+    ClusterNotSelected { detail: String },
     /// The tracking execution for this copy is running already (a repeated event).
     #[serde(rename_all = "camelCase")]
     AlreadyTracking { execution_name: String },
@@ -137,6 +140,8 @@ mod tests {
             source_backup: source.map(str::to_owned),
             source_region: source.map(|_| "eu-west-1".to_owned()),
             created_at: Some(created_at),
+            tags: vec![],
+            never_expires: false,
         }
     }
 

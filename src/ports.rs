@@ -5,6 +5,7 @@ use std::future::Future;
 
 use crate::backup::Backup;
 use crate::error::AwsError;
+use crate::selection::Cluster;
 
 /// Which backups to list with DescribeBackups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,13 +29,22 @@ pub trait BackupApi: Send + Sync {
         query: BackupQuery<'_>,
     ) -> impl Future<Output = Result<Vec<Backup>, AwsError>> + Send;
 
-    /// CopyBackupToRegion, sent to the source region. Not idempotent: callers guard it.
+    /// CopyBackupToRegion, sent to the source region, with the copy's complete TagList. Not
+    /// idempotent: callers guard it.
     fn copy_backup_to_region(
         &self,
         source_region: &str,
         backup_id: &str,
         destination_region: &str,
+        tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// DescribeClusters, every page: these clusters, or all of the region's when `ids` is None.
+    fn describe_clusters(
+        &self,
+        region: &str,
+        ids: Option<&[String]>,
+    ) -> impl Future<Output = Result<Vec<Cluster>, AwsError>> + Send;
 }
 
 /// What StartExecution did.

@@ -388,6 +388,8 @@ mod tests {
             source_backup: Some("backup-4kuraxsqetz".into()),
             source_region: Some("us-east-1".into()),
             created_at: Some(created_at),
+            tags: vec![],
+            never_expires: false,
         }
     }
 

@@ -172,7 +172,12 @@ async fn server_errors_are_transient() {
 #[tokio::test]
 async fn copy_backup_to_region_sends_backup_and_destination_to_the_source_region() {
     let rule = mock!(HsmClient::copy_backup_to_region)
-        .match_requests(|r| r.backup_id() == Some("backup-aaaaaaaaaaa") && r.destination_region() == Some("us-west-2"))
+        .match_requests(|r| {
+            r.backup_id() == Some("backup-aaaaaaaaaaa") && r.destination_region() == Some("us-west-2") && {
+                let t = r.tag_list();
+                t.len() == 1 && t[0].key() == "team" && t[0].value() == "payments"
+            }
+        })
         .then_output(|| CopyBackupToRegionOutput::builder().build());
     let denied = mock!(HsmClient::copy_backup_to_region).then_error(|| {
         CopyBackupToRegionError::generic(ErrorMetadata::builder().code("CloudHsmAccessDeniedException").build())
@@ -180,12 +185,13 @@ async fn copy_backup_to_region_sends_backup_and_destination_to_the_source_region
     let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&rule, &denied], |c| c
         .retry_config(RetryConfig::disabled()));
     let hsm = hsm("us-east-1", client);
+    let tags = [("team".to_owned(), "payments".to_owned())];
 
-    hsm.copy_backup_to_region("us-east-1", "backup-aaaaaaaaaaa", "us-west-2")
+    hsm.copy_backup_to_region("us-east-1", "backup-aaaaaaaaaaa", "us-west-2", &tags)
         .await
         .unwrap();
     let err = hsm
-        .copy_backup_to_region("us-east-1", "backup-aaaaaaaaaaa", "us-west-2")
+        .copy_backup_to_region("us-east-1", "backup-aaaaaaaaaaa", "us-west-2", &[])
         .await
         .unwrap_err();
 

@@ -15,6 +15,8 @@ use cloudhsm_backup_copy::event::parse_event;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
+use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION, TagPolicy};
 use cloudhsm_backup_copy::tracking::{CheckInput, CopyRequest};
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
@@ -29,6 +31,7 @@ struct FakeHsm {
     backups: Mutex<HashMap<String, Vec<Backup>>>,
     calls: Mutex<Vec<String>>,
     failing_region: Option<(String, AwsErrorKind)>,
+    clusters: Vec<Cluster>,
 }
 
 impl FakeHsm {
@@ -84,6 +87,7 @@ impl BackupApi for FakeHsm {
         source_region: &str,
         backup_id: &str,
         destination: &str,
+        tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         self.calls
             .lock()
@@ -99,9 +103,21 @@ impl BackupApi for FakeHsm {
                 source_backup: Some(backup_id.into()),
                 source_region: Some(source_region.into()),
                 created_at: Some(NOW),
+                tags: tags.to_vec(),
+                never_expires: false,
             },
         );
         Ok(())
+    }
+
+    async fn describe_clusters(&self, region: &str, ids: Option<&[String]>) -> Result<Vec<Cluster>, AwsError> {
+        self.calls.lock().unwrap().push(format!("DescribeClusters {region}"));
+        Ok(self
+            .clusters
+            .iter()
+            .filter(|c| ids.is_none_or(|ids| ids.contains(&c.id)))
+            .cloned()
+            .collect())
     }
 }
 
@@ -140,6 +156,8 @@ fn original(id: &str, state: BackupState, created_at: i64) -> Backup {
         source_backup: None,
         source_region: None,
         created_at: Some(created_at),
+        tags: vec![("team".into(), "payments".into())],
+        never_expires: false,
     }
 }
 
@@ -149,6 +167,8 @@ fn config() -> StartCopyConfig {
         destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
         state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:tracker".into(),
         lookback_hours: 24,
+        selection: ClusterSelection::default(),
+        tag_policy: TagPolicy::default(),
     }
 }
 
@@ -424,4 +444,82 @@ async fn check_copy_errors_carry_stable_names() {
         let err = svc.handle(event_file("check-copy.json"), NOW).await.unwrap_err();
         assert_eq!(error_type(err), expected);
     }
+}
+
+#[tokio::test]
+async fn excluded_and_untagged_clusters_are_skipped_for_events_and_sweeps() {
+    let mut hsm = FakeHsm::with_source(BackupState::Ready, NOW - 60);
+    hsm.add("us-east-1", {
+        let mut b = original("backup-othercluste", BackupState::Ready, NOW - 60);
+        b.cluster_id = Some("cluster-othercluste".into());
+        b
+    });
+    hsm.clusters = vec![
+        Cluster {
+            id: CLUSTER.into(),
+            tags: vec![("dr-copy".into(), "true".into())],
+        },
+        Cluster {
+            id: "cluster-othercluste".into(),
+            tags: vec![("dr-copy".into(), "false".into())],
+        },
+    ];
+    let mut svc = service(hsm);
+    svc.config.selection = ClusterSelection::parse("", "cluster-gonegonegon", "dr-copy=true").unwrap();
+
+    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+
+    let started: Vec<&str> = sweep["started"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sourceBackupId"].as_str().unwrap())
+        .collect();
+    assert_eq!(started, vec![SOURCE, SOURCE]);
+    assert_eq!(sweep["skippedCounts"], json!({"CLUSTER_NOT_SELECTED": 1}));
+    assert_eq!(sweep["skipped"][0]["detail"], "cluster lacks the selector tag dr-copy");
+    assert_eq!(sweep["unknownClusterIds"], json!(["cluster-gonegonegon"]));
+
+    svc.config.selection = ClusterSelection::parse("", CLUSTER, "").unwrap();
+    let event = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    assert_eq!(event["skipped"][0]["detail"], "in EXCLUDE_CLUSTERS");
+    assert_eq!(event["started"], json!([]));
+}
+
+#[tokio::test]
+async fn the_copy_carries_source_configured_and_provenance_tags() {
+    let mut svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
+    svc.config.tag_policy.extra = vec![("cost-center".into(), "dr".into())];
+
+    svc.handle(event_file("copy-step.json"), NOW).await.unwrap();
+
+    let copy = &svc.backups.in_region("us-west-2")[0];
+    let tag = |k: &str| copy.tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(tag("team"), Some("payments"));
+    assert_eq!(tag("cost-center"), Some("dr"));
+    assert_eq!(tag(TAG_SOURCE_REGION), Some("us-east-1"));
+    assert_eq!(tag(TAG_SOURCE_BACKUP), Some(SOURCE));
+    assert_eq!(tag(TAG_SOURCE_CLUSTER), Some(CLUSTER));
+}
+
+#[tokio::test]
+async fn too_many_tags_fail_the_copy_step_without_copying() {
+    let hsm = FakeHsm::default();
+    let mut source = original(SOURCE, BackupState::Ready, NOW);
+    source.tags = (0..49).map(|i| (format!("k{i}"), "v".into())).collect();
+    hsm.add("us-east-1", source);
+    let svc = service(hsm);
+
+    let err = svc.handle(event_file("copy-step.json"), NOW).await.unwrap_err();
+
+    assert!(err.to_string().contains("limit of 50"), "{err}");
+    assert_eq!(error_type(err), "NonRetryable");
+    assert!(!svc.backups.calls().iter().any(|c| c.starts_with("CopyBackupToRegion")));
+}
+
+#[tokio::test]
+async fn a_vanished_source_fails_the_copy_step() {
+    let svc = service(FakeHsm::default());
+    let err = svc.handle(event_file("copy-step.json"), NOW).await.unwrap_err();
+    assert_eq!(error_type(err), "NonRetryable");
 }

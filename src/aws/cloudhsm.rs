@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use aws_config::Region;
 use aws_config::SdkConfig;
 use aws_sdk_cloudhsmv2::Client;
-use aws_sdk_cloudhsmv2::types::Backup as SdkBackup;
+use aws_sdk_cloudhsmv2::types::{Backup as SdkBackup, Tag};
 
 use super::classify;
 use crate::backup::{Backup, BackupState};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::ports::{BackupApi, BackupQuery};
+use crate::selection::Cluster;
 
 /// DescribeBackups' page size limit (botocore's `BackupsMaxSize`).
 pub const PAGE_SIZE: i32 = 50;
@@ -93,7 +94,15 @@ fn to_domain(b: &SdkBackup) -> Backup {
         source_backup: b.source_backup().map(str::to_owned),
         source_region: b.source_region().map(str::to_owned),
         created_at: b.create_timestamp().map(|t| t.secs()),
+        tags: pairs(b.tag_list()),
+        never_expires: b.never_expires().unwrap_or(false),
     }
+}
+
+fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
 }
 
 impl BackupApi for CloudHsm {
@@ -125,15 +134,56 @@ impl BackupApi for CloudHsm {
         source_region: &str,
         backup_id: &str,
         destination_region: &str,
+        tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         const OPERATION: &str = "CopyBackupToRegion";
+        let tag_list = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError {
+                operation: OPERATION,
+                region: source_region.to_owned(),
+                kind: AwsErrorKind::InvalidRequest,
+                code: None,
+                message: e.to_string(),
+            })?;
         self.client(source_region, OPERATION)?
             .copy_backup_to_region()
             .backup_id(backup_id)
             .destination_region(destination_region)
+            .set_tag_list((!tag_list.is_empty()).then_some(tag_list))
             .send()
             .await
             .map_err(|e| classify(OPERATION, source_region, &e))?;
         Ok(())
+    }
+
+    async fn describe_clusters(&self, region: &str, ids: Option<&[String]>) -> Result<Vec<Cluster>, AwsError> {
+        const OPERATION: &str = "DescribeClusters";
+        let client = self.client(region, OPERATION)?;
+        // One unfiltered listing, or the ids in chunks (the filter documents no maximum).
+        let chunks: Vec<Option<Vec<String>>> = match ids {
+            None => vec![None],
+            Some(ids) => ids.chunks(IDS_PER_FILTER).map(|c| Some(c.to_vec())).collect(),
+        };
+        let mut clusters = Vec::new();
+        for chunk in chunks {
+            let mut request = client.describe_clusters().max_results(PAGE_SIZE);
+            if let Some(chunk) = chunk {
+                request = request.filters("clusterIds", chunk);
+            }
+            let mut pages = request.into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify(OPERATION, region, &e))?;
+                clusters.extend(page.clusters().iter().filter_map(|c| {
+                    Some(Cluster {
+                        id: c.cluster_id()?.to_owned(),
+                        tags: pairs(c.tag_list()),
+                    })
+                }));
+            }
+        }
+        Ok(clusters)
     }
 }

@@ -10,7 +10,8 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let config = StartCopyConfig::from_env()?;
+    // Refuse to start on a bad setting; the message names it (and shows in the function's log).
+    let config = StartCopyConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let shared = aws_config::load_from_env().await;
     let regions =
         std::iter::once(config.source_region.as_str()).chain(config.destination_regions.iter().map(String::as_str));

@@ -14,11 +14,14 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
+use crate::backup::Backup;
 use crate::config::StartCopyConfig;
 use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
 use crate::event::{EventError, ParsedEvent, Trigger, parse_event};
 use crate::plan::{PlanItem, SkipReason, eligibility, plan};
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use crate::selection::NotSelected;
+use crate::tags::TagError;
 use crate::time::{self, EpochSeconds, to_rfc3339};
 use crate::tracking::{CopyJob, CopyOutcome, CopyRequest, CopyResult, TrackingError, decide_copy};
 
@@ -36,6 +39,10 @@ pub enum StartCopyError {
     Tracking(#[from] TrackingError),
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error("cannot tag the copy: {0}")]
+    Tags(#[from] TagError),
+    #[error("source backup {0} no longer exists in this region")]
+    SourceMissing(String),
     #[error("{failed} of {attempted} copies could not be started (first: {first})")]
     Incomplete {
         failed: usize,
@@ -51,7 +58,10 @@ impl From<StartCopyError> for Diagnostic {
             StartCopyError::Event(_) | StartCopyError::CopyRequest(_) | StartCopyError::Tracking(_) => INVALID_INPUT,
             StartCopyError::Aws(aws) if aws.is_retryable() => RETRYABLE,
             StartCopyError::Incomplete { retryable: true, .. } => RETRYABLE,
-            StartCopyError::Aws(_) | StartCopyError::Incomplete { .. } => NON_RETRYABLE,
+            StartCopyError::Aws(_)
+            | StartCopyError::Tags(_)
+            | StartCopyError::SourceMissing(_)
+            | StartCopyError::Incomplete { .. } => NON_RETRYABLE,
         };
         diagnostic(error_type, &e)
     }
@@ -73,6 +83,9 @@ pub struct Summary {
     pub skipped: Vec<Skipped>,
     /// Skips by reason, complete even when `skipped` is truncated.
     pub skipped_counts: HashMap<String, usize>,
+    /// Configured include/exclude cluster ids that no cluster in the region has (sweeps only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_cluster_ids: Vec<String>,
     pub failed: Vec<Failed>,
 }
 
@@ -208,6 +221,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             ),
         };
         summary.examined = sources.len();
+        let sources = self.select(&event.trigger, sources, &mut summary).await?;
 
         let eligible: Vec<String> = sources
             .iter()
@@ -248,6 +262,62 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             }
         }
         Ok(summary)
+    }
+
+    /// Keeps the backups of selected clusters; the others are skipped with the reason.
+    async fn select(
+        &self,
+        trigger: &Trigger,
+        sources: Vec<Backup>,
+        summary: &mut Summary,
+    ) -> Result<Vec<Backup>, StartCopyError> {
+        let selection = &self.config.selection;
+        if selection.is_everything() {
+            return Ok(sources);
+        }
+        let source = self.config.source_region.as_str();
+        let sweep = matches!(trigger, Trigger::Sweep);
+        let clusters = if sweep {
+            // A sweep lists every cluster once: it needs tags and reports unknown configured ids.
+            self.backups.describe_clusters(source, None).await?
+        } else if selection.needs_tags() {
+            let mut ids: Vec<String> = sources.iter().filter_map(|b| b.cluster_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            if ids.is_empty() {
+                Vec::new()
+            } else {
+                self.backups.describe_clusters(source, Some(&ids)).await?
+            }
+        } else {
+            Vec::new()
+        };
+        if sweep {
+            summary.unknown_cluster_ids = selection.unknown_ids(&clusters);
+            if !summary.unknown_cluster_ids.is_empty() {
+                warn!(unknown_cluster_ids = ?summary.unknown_cluster_ids, "configured cluster ids match no cluster in this region");
+            }
+        }
+        let mut kept = Vec::with_capacity(sources.len());
+        for backup in sources {
+            let cluster = backup
+                .cluster_id
+                .as_deref()
+                .and_then(|id| clusters.iter().find(|c| c.id == id));
+            match selection.check(backup.cluster_id.as_deref(), cluster) {
+                Ok(()) => kept.push(backup),
+                Err(why) => {
+                    let detail = match why {
+                        NotSelected::NotIncluded => "not in INCLUDE_CLUSTERS".to_owned(),
+                        NotSelected::Excluded => "in EXCLUDE_CLUSTERS".to_owned(),
+                        NotSelected::TagMismatch { key } => format!("cluster lacks the selector tag {key}"),
+                        NotSelected::ClusterUnknown => "cluster not found, so its tags cannot be checked".to_owned(),
+                    };
+                    summary.skip(&backup.id, None, SkipReason::ClusterNotSelected { detail });
+                }
+            }
+        }
+        Ok(kept)
     }
 
     /// Starts the job's tracking execution (which makes the copy).
@@ -319,8 +389,22 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             .await?;
         let outcome = decide_copy(job, request.attempt, &copies);
         if outcome == CopyOutcome::CopyRequested {
+            // The source's current tags, merged explicitly: passing a TagList replaces them.
+            let source = self
+                .backups
+                .describe_backups(&job.source_region, BackupQuery::Ids(&ids))
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| StartCopyError::SourceMissing(job.source_backup_id.clone()))?;
+            let tags = self.config.tag_policy.copy_tags(job, &source.tags)?;
             self.backups
-                .copy_backup_to_region(&job.source_region, &job.source_backup_id, &job.destination_region)
+                .copy_backup_to_region(
+                    &job.source_region,
+                    &job.source_backup_id,
+                    &job.destination_region,
+                    &tags,
+                )
                 .await?;
         }
         info!(

@@ -1,0 +1,185 @@
+//! Which clusters' backups are copied: an include list, an exclude list and a tag selector,
+//! applied alike to events and to the sweep.
+
+use crate::ids::is_cluster_id;
+
+/// A cluster as DescribeClusters reports it, reduced to what selection needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub id: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The operator's choice of clusters. Empty lists and no tags select every cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterSelection {
+    /// When non-empty, only these clusters.
+    pub include: Vec<String>,
+    /// Never these clusters (wins over `include`).
+    pub exclude: Vec<String>,
+    /// Every pair must be among the cluster's tags (e.g. `dr-copy=true`).
+    pub tags: Vec<(String, String)>,
+}
+
+/// Why a backup's cluster is not selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSelected {
+    NotIncluded,
+    Excluded,
+    /// The cluster lacks a required tag (or has another value).
+    TagMismatch {
+        key: String,
+    },
+    /// A tag selector is set but the cluster is unknown (deleted, or the backup names none).
+    ClusterUnknown,
+}
+
+impl ClusterSelection {
+    /// True when every cluster is selected: no DescribeClusters call is needed.
+    pub fn is_everything(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty() && self.tags.is_empty()
+    }
+
+    /// Whether selection needs the clusters' tags (and so DescribeClusters).
+    pub fn needs_tags(&self) -> bool {
+        !self.tags.is_empty()
+    }
+
+    /// Decides for a backup of `cluster_id`; `cluster` is what DescribeClusters said of it.
+    pub fn check(&self, cluster_id: Option<&str>, cluster: Option<&Cluster>) -> Result<(), NotSelected> {
+        if let Some(id) = cluster_id
+            && self.exclude.iter().any(|e| e == id)
+        {
+            return Err(NotSelected::Excluded);
+        }
+        if !self.include.is_empty() && !cluster_id.is_some_and(|id| self.include.iter().any(|i| i == id)) {
+            return Err(NotSelected::NotIncluded);
+        }
+        if self.tags.is_empty() {
+            return Ok(());
+        }
+        let cluster = cluster.ok_or(NotSelected::ClusterUnknown)?;
+        match self.tags.iter().find(|wanted| !cluster.tags.contains(wanted)) {
+            Some((key, _)) => Err(NotSelected::TagMismatch { key: key.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    /// Configured ids (included or excluded) that no cluster in the region has.
+    pub fn unknown_ids(&self, clusters: &[Cluster]) -> Vec<String> {
+        self.include
+            .iter()
+            .chain(&self.exclude)
+            .filter(|id| !clusters.iter().any(|c| &c.id == *id))
+            .cloned()
+            .collect()
+    }
+
+    /// Parses the settings' text forms; errors name the problem.
+    pub fn parse(include: &str, exclude: &str, tags: &str) -> Result<Self, String> {
+        let ids = |raw: &str, what: &str| -> Result<Vec<String>, String> {
+            split_list(raw)
+                .map(|id| {
+                    if is_cluster_id(id) {
+                        Ok(id.to_owned())
+                    } else {
+                        Err(format!("{what}: {id:?} is not a cluster id"))
+                    }
+                })
+                .collect()
+        };
+        Ok(Self {
+            include: ids(include, "include")?,
+            exclude: ids(exclude, "exclude")?,
+            tags: parse_tag_pairs(tags)?,
+        })
+    }
+}
+
+/// Comma-separated, trimmed, empty items dropped.
+pub fn split_list(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `key=value,key2=value2`; a value may be empty (`key=`), a key may not.
+pub fn parse_tag_pairs(raw: &str) -> Result<Vec<(String, String)>, String> {
+    split_list(raw)
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(format!("{pair:?} is not key=value")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "cluster-aaaaaaaaaaa";
+    const B: &str = "cluster-bbbbbbbbbbb";
+
+    fn cluster(id: &str, tags: &[(&str, &str)]) -> Cluster {
+        Cluster {
+            id: id.into(),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn empty_selection_takes_every_cluster_without_looking_them_up() {
+        let s = ClusterSelection::default();
+        assert!(s.is_everything() && !s.needs_tags());
+        assert_eq!(s.check(Some(A), None), Ok(()));
+        assert_eq!(s.check(None, None), Ok(()));
+    }
+
+    #[test]
+    fn include_and_exclude_lists_apply_with_exclude_winning() {
+        let s = ClusterSelection::parse(&format!("{A},{B}"), B, "").unwrap();
+        assert_eq!(s.check(Some(A), None), Ok(()));
+        assert_eq!(s.check(Some(B), None), Err(NotSelected::Excluded));
+        assert_eq!(
+            s.check(Some("cluster-ccccccccccc"), None),
+            Err(NotSelected::NotIncluded)
+        );
+        assert_eq!(s.check(None, None), Err(NotSelected::NotIncluded));
+    }
+
+    #[test]
+    fn tag_selector_needs_every_pair() {
+        let s = ClusterSelection::parse("", "", "dr-copy=true, tier=1").unwrap();
+        assert!(s.needs_tags());
+        let tagged = cluster(A, &[("dr-copy", "true"), ("tier", "1"), ("team", "x")]);
+        let half = cluster(A, &[("dr-copy", "true")]);
+        let wrong = cluster(A, &[("dr-copy", "false"), ("tier", "1")]);
+        assert_eq!(s.check(Some(A), Some(&tagged)), Ok(()));
+        assert_eq!(
+            s.check(Some(A), Some(&half)),
+            Err(NotSelected::TagMismatch { key: "tier".into() })
+        );
+        assert_eq!(
+            s.check(Some(A), Some(&wrong)),
+            Err(NotSelected::TagMismatch { key: "dr-copy".into() })
+        );
+        assert_eq!(s.check(Some(A), None), Err(NotSelected::ClusterUnknown));
+    }
+
+    #[test]
+    fn unknown_configured_ids_are_reported() {
+        let s = ClusterSelection::parse(A, B, "").unwrap();
+        assert_eq!(s.unknown_ids(&[cluster(A, &[])]), vec![B.to_owned()]);
+    }
+
+    #[test]
+    fn malformed_settings_are_rejected() {
+        assert!(
+            ClusterSelection::parse("cluster-x", "", "")
+                .unwrap_err()
+                .contains("include")
+        );
+        assert!(ClusterSelection::parse("", "nope", "").unwrap_err().contains("exclude"));
+        assert!(ClusterSelection::parse("", "", "=true").is_err());
+        assert!(ClusterSelection::parse("", "", "dr-copy").is_err());
+        assert_eq!(parse_tag_pairs("k=").unwrap(), vec![("k".to_owned(), String::new())]);
+    }
+}
