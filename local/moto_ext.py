@@ -5,14 +5,16 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
 * adds CloudHSM ``CopyBackupToRegion``: the copy appears in the destination region as
   CREATE_IN_PROGRESS, and after ``copyDelaySeconds`` turns READY, or DELETED when copies are
   switched to fail (``failNextCopies`` / ``failAllCopies``);
-* adds CloudHSM ``DeleteBackup`` (to PENDING_DELETION) and ``ModifyBackupAttributes``;
+* adds CloudHSM ``DeleteBackup`` (to PENDING_DELETION) and ``ModifyBackupAttributes``, and
+  gives a copy its source's CreateTimestamp, as AWS does;
 * writes CloudHSM timestamps as epoch seconds (moto writes zone-less ISO strings, which the AWS
   SDK for Rust rejects), makes ids look like AWS's (``backup-`` + 11 base32 characters), and
   pages DescribeBackups at 50 like AWS;
 * runs Step Functions executions for real (``execute_state_machine``), and forwards Lambda
   invokes of the named functions to ``cargo lambda watch`` (``--lambda-url``);
 * serves a small control API: ``GET/POST /_ext/config`` (the switches above),
-  ``GET /_ext/calls`` (every CopyBackupToRegion made) and ``GET /_ext/requests`` (API requests
+  ``GET /_ext/calls`` (every CopyBackupToRegion made) and ``POST /_ext/backups`` (``{"clusterId", "ageHours"}``: a READY backup of a cluster, taken
+  that long ago, as the service makes daily), ``GET /_ext/requests`` (API requests
   served, by service, operation and region, and each DescribeBackups' filter sizes; ``POST``
   resets them), for tests to count.
 
@@ -49,6 +51,8 @@ REQUESTS: dict[str, dict[str, int]] = {}
 # Every DescribeBackups: region, filter sizes, whether it asked for a next page.
 DESCRIBE_BACKUPS: list[dict[str, Any]] = []
 LOCK = threading.Lock()
+# Set by install_cloudhsm: makes an aged backup of a cluster (POST /_ext/backups).
+MAKE_BACKUP: Any = None
 
 
 def new_id(prefix: str) -> str:
@@ -166,6 +170,8 @@ def install_cloudhsm() -> None:
                     "at": time.time(),
                 }
             )
+        # AWS: "CreateTimestamp of the destination backup will be the same as that of the source".
+        copy.create_timestamp = source.create_timestamp
         copy.backup_state = "CREATE_IN_PROGRESS"
         copy.ready_at = time.time() + delay
         copy.ends_deleted = fail
@@ -187,6 +193,26 @@ def install_cloudhsm() -> None:
         backup = find(self, backup_id)
         backup.never_expires = bool(never_expires)
         return backup.to_dict()
+
+    def make_backup(region: str, cluster_id: str, age_hours: float) -> dict:
+        """A READY backup of an existing cluster, taken `age_hours` ago (AWS makes these daily)."""
+        backend = models.cloudhsmv2_backends["123456789012"][region]
+        cluster = backend.clusters.get(cluster_id)
+        if cluster is None:
+            raise KeyError(f"no cluster {cluster_id} in {region}")
+        backup = models.Backup(
+            cluster_id=cluster_id,
+            hsm_type=cluster.hsm_type,
+            mode=cluster.mode,
+            tag_list=list(cluster.tag_list),
+            region_name=region,
+        )
+        backup.create_timestamp = models.utcnow() - dt.timedelta(hours=age_hours)
+        backend.backups[backup.backup_id] = backup
+        return {"BackupId": backup.backup_id}
+
+    global MAKE_BACKUP
+    MAKE_BACKUP = make_backup
 
     models.CloudHSMV2Backend.copy_backup_to_region = copy_backup_to_region
     models.CloudHSMV2Backend.delete_backup = delete_backup
@@ -279,6 +305,14 @@ class Control:
         if path == "/_ext/calls":
             with LOCK:
                 return self.reply(start_response, "200 OK", {"copyBackupToRegion": CALLS})
+        if path == "/_ext/backups" and environ["REQUEST_METHOD"] == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            spec = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            try:
+                made = MAKE_BACKUP(spec.get("region", "us-east-1"), spec["clusterId"], float(spec.get("ageHours", 0)))
+            except (KeyError, ValueError) as e:
+                return self.reply(start_response, "400 Bad Request", {"error": str(e)})
+            return self.reply(start_response, "200 OK", made)
         if path == "/_ext/requests":
             with LOCK:
                 if environ["REQUEST_METHOD"] == "POST":

@@ -281,6 +281,10 @@ class Stack:
         backups = hsm.describe_backups(Filters={"clusterIds": [cluster["ClusterId"]]})["Backups"]
         return cluster["ClusterId"], backups[0]["BackupId"]
 
+    def make_backup(self, cluster_id: str, age_hours: float = 0) -> str:
+        """Another READY backup of a cluster, taken `age_hours` ago."""
+        return self.control("POST", "backups", {"clusterId": cluster_id, "ageHours": age_hours})["BackupId"]
+
     def copies(self, backup_id: str, region: str) -> list[dict]:
         pages = self.hsm(region).get_paginator("describe_backups").paginate(Filters={"sourceBackupIds": [backup_id]})
         return [b for page in pages for b in page["Backups"]]

@@ -61,6 +61,8 @@ pub struct Backup {
     /// Set only on copies: the id of the backup this one was copied from.
     pub source_backup: Option<String>,
     pub source_region: Option<String>,
+    /// Set only on copies: the cluster the source backup belonged to.
+    pub source_cluster: Option<String>,
     pub created_at: Option<EpochSeconds>,
     pub tags: Vec<(String, String)>,
     /// Exempt from retention (ModifyBackupAttributes).

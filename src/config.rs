@@ -4,6 +4,7 @@
 //! failing later on every event.
 
 use crate::ids::{is_govcloud, is_region};
+use crate::pruning::PrunePolicy;
 use crate::selection::{ClusterSelection, parse_tag_pairs};
 use crate::tags::{TagPolicy, validate_tag};
 
@@ -22,6 +23,8 @@ pub struct StartCopyConfig {
     pub selection: ClusterSelection,
     /// What tags the copies carry.
     pub tag_policy: TagPolicy,
+    /// Pruning of old copies by the sweep.
+    pub prune: PrunePolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +50,9 @@ pub const ENV_EXCLUDE_CLUSTERS: &str = "EXCLUDE_CLUSTERS";
 pub const ENV_CLUSTER_TAG_SELECTOR: &str = "CLUSTER_TAG_SELECTOR";
 pub const ENV_COPY_TAGS: &str = "COPY_TAGS";
 pub const ENV_KEEP_SOURCE_TAGS: &str = "KEEP_SOURCE_TAGS";
+pub const ENV_RETENTION_DAYS: &str = "RETENTION_DAYS";
+pub const ENV_KEEP_NEWEST_COPIES: &str = "KEEP_NEWEST_COPIES";
+pub const ENV_PRUNE_DRY_RUN: &str = "PRUNE_DRY_RUN";
 
 impl StartCopyConfig {
     /// Reads the settings through `get` (the process environment in production).
@@ -97,11 +103,27 @@ impl StartCopyConfig {
         for (k, v) in &extra {
             validate_tag(k, v).map_err(|e| invalid(ENV_COPY_TAGS, e.to_string()))?;
         }
-        let keep_source_tags = match text(ENV_KEEP_SOURCE_TAGS).trim().to_ascii_lowercase().as_str() {
-            "" | "true" => true,
-            "false" => false,
-            _ => return Err(invalid(ENV_KEEP_SOURCE_TAGS, "expected true or false".into())),
+        let flag = |name: &'static str, default: bool| match text(name).trim().to_ascii_lowercase().as_str() {
+            "" => Ok(default),
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(invalid(name, "expected true or false".into())),
         };
+        let count = |name: &'static str| match text(name).trim() {
+            "" => Ok(0),
+            v => v
+                .parse::<u32>()
+                .map_err(|_| invalid(name, "expected a whole number (0 = off)".into())),
+        };
+        let keep_source_tags = flag(ENV_KEEP_SOURCE_TAGS, true)?;
+        let prune = PrunePolicy {
+            retention_days: count(ENV_RETENTION_DAYS)?,
+            keep_newest: count(ENV_KEEP_NEWEST_COPIES)?,
+            dry_run: flag(ENV_PRUNE_DRY_RUN, false)?,
+        };
+        prune
+            .check_against_lookback(lookback_hours)
+            .map_err(|reason| invalid(ENV_LOOKBACK_HOURS, reason))?;
         Ok(Self {
             source_region,
             destination_regions,
@@ -112,6 +134,7 @@ impl StartCopyConfig {
                 keep_source_tags,
                 extra,
             },
+            prune,
         })
     }
 
@@ -235,6 +258,9 @@ mod tests {
             ("CLUSTER_TAG_SELECTOR", "dr-copy"),
             ("COPY_TAGS", "aws:owner=me"),
             ("KEEP_SOURCE_TAGS", "maybe"),
+            ("RETENTION_DAYS", "-1"),
+            ("KEEP_NEWEST_COPIES", "many"),
+            ("PRUNE_DRY_RUN", "yes"),
         ] {
             let err = config(&[
                 ("AWS_REGION", "us-east-1"),
@@ -245,6 +271,39 @@ mod tests {
             .unwrap_err();
             assert!(err.to_string().contains(name), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn pruning_settings_are_checked_against_the_lookback_window() {
+        let base = [
+            ("AWS_REGION", "us-east-1"),
+            ("DESTINATION_REGIONS", "us-west-2"),
+            ("STATE_MACHINE_ARN", ARN),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            config(&pairs)
+        };
+        let c = with(&[
+            ("RETENTION_DAYS", "30"),
+            ("KEEP_NEWEST_COPIES", "5"),
+            ("PRUNE_DRY_RUN", "true"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.prune.retention_days, c.prune.keep_newest, c.prune.dry_run),
+            (30, 5, true)
+        );
+        let err = with(&[("RETENTION_DAYS", "3")]).unwrap_err().to_string();
+        assert!(
+            err.contains("LOOKBACK_HOURS") && err.contains("RETENTION_DAYS"),
+            "{err}"
+        );
+        let err = with(&[("KEEP_NEWEST_COPIES", "2"), ("LOOKBACK_HOURS", "720")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PENDING_DELETION"), "{err}");
     }
 
     #[test]

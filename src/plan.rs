@@ -29,6 +29,9 @@ pub enum SkipReason {
         copy_backup_id: String,
         copy_state: BackupState,
     },
+    /// A copy was deleted (PENDING_DELETION, by an operator or by pruning): not made again.
+    #[serde(rename_all = "camelCase")]
+    CopyDeleted { copy_backup_id: String },
     /// The backup's cluster is not among those the operator selected.
     #[serde(rename_all = "camelCase")]
     ClusterNotSelected { detail: String },
@@ -104,8 +107,11 @@ pub fn plan(
                 .iter()
                 .filter(|c| c.state.is_live())
                 .min_by_key(|c| c.state != BackupState::Ready);
-            items.push(match live {
-                Some(copy) => PlanItem::Skip {
+            // A copy someone (or pruning) deleted is not made again: DeleteBackup can be undone
+            // for 7 days with RestoreBackup, and re-copying would undo the deletion instead.
+            let deleted = of_this.iter().find(|c| c.state == BackupState::PendingDeletion);
+            items.push(match (live, deleted) {
+                (Some(copy), _) => PlanItem::Skip {
                     backup_id: backup.id.clone(),
                     destination_region: Some(region.clone()),
                     reason: SkipReason::AlreadyCopied {
@@ -113,7 +119,14 @@ pub fn plan(
                         copy_state: copy.state.clone(),
                     },
                 },
-                None => PlanItem::Copy(CopyJob {
+                (None, Some(copy)) => PlanItem::Skip {
+                    backup_id: backup.id.clone(),
+                    destination_region: Some(region.clone()),
+                    reason: SkipReason::CopyDeleted {
+                        copy_backup_id: copy.id.clone(),
+                    },
+                },
+                (None, None) => PlanItem::Copy(CopyJob {
                     source_backup_id: backup.id.clone(),
                     source_cluster_id: backup.cluster_id.clone(),
                     source_region: source_region.to_owned(),
@@ -139,6 +152,7 @@ mod tests {
             state,
             source_backup: source.map(str::to_owned),
             source_region: source.map(|_| "eu-west-1".to_owned()),
+            source_cluster: None,
             created_at: Some(created_at),
             tags: vec![],
             never_expires: false,
@@ -243,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn dead_copies_set_the_generation() {
+    fn failed_copies_set_the_generation() {
         let sources = [backup("backup-aaaaaaaaaaa", BackupState::Ready, None, NOW)];
         let copies = HashMap::from([(
             "us-west-2".to_owned(),
@@ -256,7 +270,7 @@ mod tests {
                 ),
                 backup(
                     "backup-eeeeeeeeeee",
-                    BackupState::PendingDeletion,
+                    BackupState::Deleted,
                     Some("backup-aaaaaaaaaaa"),
                     NOW,
                 ),
@@ -266,6 +280,28 @@ mod tests {
         assert!(
             matches!(&items[0], PlanItem::Copy(job) if job.prior_copies == 2 && job.execution_name().ends_with("-2"))
         );
+    }
+
+    #[test]
+    fn a_deleted_copy_is_not_made_again() {
+        let sources = [backup("backup-aaaaaaaaaaa", BackupState::Ready, None, NOW)];
+        let copies = HashMap::from([(
+            "us-west-2".to_owned(),
+            vec![backup(
+                "backup-eeeeeeeeeee",
+                BackupState::PendingDeletion,
+                Some("backup-aaaaaaaaaaa"),
+                NOW,
+            )],
+        )]);
+        let items = plan(&sources, "us-east-1", &["us-west-2".to_owned()], &copies, None);
+        assert!(matches!(
+            &items[0],
+            PlanItem::Skip {
+                reason: SkipReason::CopyDeleted { .. },
+                ..
+            }
+        ));
     }
 
     #[test]

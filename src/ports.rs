@@ -18,6 +18,8 @@ pub enum BackupQuery<'a> {
     AllReady,
     /// Every copy (any state) made from these source backups.
     CopiesOf(&'a [String]),
+    /// Every backup in the region, any state.
+    All,
 }
 
 /// CloudHSM backups, in any region.
@@ -38,6 +40,9 @@ pub trait BackupApi: Send + Sync {
         destination_region: &str,
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// DeleteBackup (the backup turns PENDING_DELETION, restorable for 7 days).
+    fn delete_backup(&self, region: &str, backup_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// DescribeClusters, every page: these clusters, or all of the region's when `ids` is None.
     fn describe_clusters(

@@ -387,6 +387,7 @@ mod tests {
             state,
             source_backup: Some("backup-4kuraxsqetz".into()),
             source_region: Some("us-east-1".into()),
+            source_cluster: None,
             created_at: Some(created_at),
             tags: vec![],
             never_expires: false,

@@ -15,6 +15,7 @@ use cloudhsm_backup_copy::event::parse_event;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
 use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION, TagPolicy};
 use cloudhsm_backup_copy::tracking::{CheckInput, CopyRequest};
@@ -78,6 +79,7 @@ impl BackupApi for FakeHsm {
                 BackupQuery::ReadyInCluster(c) => b.cluster_id.as_deref() == Some(c) && b.state == BackupState::Ready,
                 BackupQuery::AllReady => b.state == BackupState::Ready,
                 BackupQuery::CopiesOf(ids) => b.source_backup.as_ref().is_some_and(|s| ids.contains(s)),
+                BackupQuery::All => true,
             })
             .collect())
     }
@@ -102,11 +104,26 @@ impl BackupApi for FakeHsm {
                 state: BackupState::CreateInProgress,
                 source_backup: Some(backup_id.into()),
                 source_region: Some(source_region.into()),
+                source_cluster: Some(CLUSTER.into()),
                 created_at: Some(NOW),
                 tags: tags.to_vec(),
                 never_expires: false,
             },
         );
+        Ok(())
+    }
+
+    async fn delete_backup(&self, region: &str, backup_id: &str) -> Result<(), AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("DeleteBackup {region} {backup_id}"));
+        let mut all = self.backups.lock().unwrap();
+        let backup = all
+            .get_mut(region)
+            .and_then(|bs| bs.iter_mut().find(|b| b.id == backup_id))
+            .unwrap();
+        backup.state = BackupState::PendingDeletion;
         Ok(())
     }
 
@@ -155,6 +172,7 @@ fn original(id: &str, state: BackupState, created_at: i64) -> Backup {
         state,
         source_backup: None,
         source_region: None,
+        source_cluster: None,
         created_at: Some(created_at),
         tags: vec![("team".into(), "payments".into())],
         never_expires: false,
@@ -169,6 +187,7 @@ fn config() -> StartCopyConfig {
         lookback_hours: 24,
         selection: ClusterSelection::default(),
         tag_policy: TagPolicy::default(),
+        prune: PrunePolicy::default(),
     }
 }
 

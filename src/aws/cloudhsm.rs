@@ -93,6 +93,7 @@ fn to_domain(b: &SdkBackup) -> Backup {
             .unwrap_or_else(|| BackupState::Unknown(String::new())),
         source_backup: b.source_backup().map(str::to_owned),
         source_region: b.source_region().map(str::to_owned),
+        source_cluster: b.source_cluster().map(str::to_owned),
         created_at: b.create_timestamp().map(|t| t.secs()),
         tags: pairs(b.tag_list()),
         never_expires: b.never_expires().unwrap_or(false),
@@ -126,6 +127,7 @@ impl BackupApi for CloudHsm {
                     .await
             }
             BackupQuery::AllReady => self.describe_all(region, &[ready()]).await,
+            BackupQuery::All => self.describe_all(region, &[]).await,
         }
     }
 
@@ -156,6 +158,17 @@ impl BackupApi for CloudHsm {
             .send()
             .await
             .map_err(|e| classify(OPERATION, source_region, &e))?;
+        Ok(())
+    }
+
+    async fn delete_backup(&self, region: &str, backup_id: &str) -> Result<(), AwsError> {
+        const OPERATION: &str = "DeleteBackup";
+        self.client(region, OPERATION)?
+            .delete_backup()
+            .backup_id(backup_id)
+            .send()
+            .await
+            .map_err(|e| classify(OPERATION, region, &e))?;
         Ok(())
     }
 

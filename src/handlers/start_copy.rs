@@ -18,8 +18,10 @@ use crate::backup::Backup;
 use crate::config::StartCopyConfig;
 use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
 use crate::event::{EventError, ParsedEvent, Trigger, parse_event};
+use crate::freshness::{self, Freshness};
 use crate::plan::{PlanItem, SkipReason, eligibility, plan};
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use crate::pruning::{self, Prune};
 use crate::selection::NotSelected;
 use crate::tags::TagError;
 use crate::time::{self, EpochSeconds, to_rfc3339};
@@ -68,7 +70,7 @@ impl From<StartCopyError> for Diagnostic {
 }
 
 /// What one event led to; the function's result.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub origin: String,
@@ -86,6 +88,15 @@ pub struct Summary {
     /// Configured include/exclude cluster ids that no cluster in the region has (sweeps only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unknown_cluster_ids: Vec<String>,
+    /// Sweeps only: age of the newest READY copy per cluster and destination.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub freshness: Vec<Freshness>,
+    /// Sweeps only: copies deleted by the pruning policy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<Prune>,
+    /// Sweeps only, in dry-run mode: copies the pruning policy would delete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_prune: Vec<Prune>,
     pub failed: Vec<Failed>,
 }
 
@@ -228,15 +239,19 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             .filter(|b| eligibility(b, window).is_ok())
             .map(|b| b.id.clone())
             .collect();
+        let sweep = matches!(event.trigger, Trigger::Sweep);
         let mut copies = HashMap::new();
         let mut reachable = Vec::new();
-        if !eligible.is_empty() {
+        if !eligible.is_empty() || sweep {
             for region in &config.destination_regions {
-                match self
-                    .backups
-                    .describe_backups(region, BackupQuery::CopiesOf(&eligible))
-                    .await
-                {
+                // A sweep reads each destination whole (pages, not one lookup per backup): it
+                // also measures freshness and prunes. An event looks up only its backups' copies.
+                let query = if sweep {
+                    BackupQuery::All
+                } else {
+                    BackupQuery::CopiesOf(&eligible)
+                };
+                match self.backups.describe_backups(region, query).await {
                     Ok(found) => {
                         copies.insert(region.clone(), found);
                         reachable.push(region.clone());
@@ -261,7 +276,39 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 PlanItem::Copy(job) => self.start(job, &mut summary).await,
             }
         }
+        if sweep {
+            for region in &reachable {
+                let in_region = copies.get(region).map(Vec::as_slice).unwrap_or_default();
+                for figure in freshness::measure(&sources, source, region, in_region, now) {
+                    emit_metric(&freshness::emf_line(&figure, now));
+                    summary.freshness.push(figure);
+                }
+                self.prune(region, in_region, now, &mut summary).await;
+            }
+        }
         Ok(summary)
+    }
+
+    /// Deletes (or, in dry-run mode, reports) the copies the pruning policy chooses.
+    async fn prune(&self, region: &str, copies: &[Backup], now: EpochSeconds, summary: &mut Summary) {
+        let policy = &self.config.prune;
+        for chosen in pruning::choose(policy, &self.config.source_region, region, copies, now) {
+            if policy.dry_run {
+                info!(backup_id = %chosen.backup_id, destination_region = %region, reason = %chosen.reason, "would prune copy (dry run)");
+                summary.would_prune.push(chosen);
+                continue;
+            }
+            match self.backups.delete_backup(region, &chosen.backup_id).await {
+                Ok(()) => {
+                    info!(backup_id = %chosen.backup_id, destination_region = %region, reason = %chosen.reason, "pruned copy");
+                    summary.pruned.push(chosen);
+                }
+                Err(e) => {
+                    error!(backup_id = %chosen.backup_id, destination_region = %region, error = %e, "cannot prune copy");
+                    summary.fail(&chosen.backup_id, region, &e);
+                }
+            }
+        }
     }
 
     /// Keeps the backups of selected clusters; the others are skipped with the reason.
@@ -419,6 +466,16 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             attempt: request.attempt,
             requested_at: to_rfc3339(now),
         })
+    }
+}
+
+/// Writes one CloudWatch Embedded Metric Format line to stdout, where Lambda's log capture
+/// picks it up as is (it must not go through the tracing formatter, which would wrap it).
+fn emit_metric(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        warn!(error = %e, "cannot write a metric line");
     }
 }
 
