@@ -98,3 +98,36 @@ def test_iam_statements_name_actions_and_explain_every_wildcard_resource():
                     sid_line = next(i for i, line in enumerate(text) if f"Sid: {statement['Sid']}" in line)
                     star = next(i for i in range(sid_line, len(text)) if 'Resource: "*"' in text[i])
                     assert text[star - 1].strip().startswith("#"), f"{name}/{statement['Sid']}: unexplained Resource *"
+
+
+def test_every_alarm_notifies_the_topic_when_there_is_one():
+    resources = template()["Resources"]
+    alarms = {n: r for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {
+        "ExecutionsFailedAlarm",
+        "ExecutionsTimedOutAlarm",
+        "StartCopyErrorsAlarm",
+        "DeadLetterAlarm",
+        "FreshnessAlarm",
+        "SweepSilentAlarm",
+    }
+    for name, alarm in alarms.items():
+        actions = alarm["Properties"]["AlarmActions"]
+        assert actions == {"Fn::If": ["HasNotificationEmail", [{"Ref": "NotificationTopic"}], {"Ref": "AWS::NoValue"}]}, name
+    assert resources["FreshnessAlarm"]["Properties"]["Threshold"] == {"Ref": "FreshnessThresholdHours"}
+    assert resources["FreshnessAlarm"]["Properties"]["MetricName"] == "NewestCopyAgeHours"
+    for name in ("NotificationTopic", "NotificationTopicPolicy", "FailureNotificationRule"):
+        assert resources[name]["Condition"] == "HasNotificationEmail"
+    target = resources["FailureNotificationRule"]["Properties"]["Targets"][0]
+    assert target["Arn"] == {"Ref": "NotificationTopic"}
+    message = target["InputTransformer"]["InputTemplate"]
+    for placeholder in ("<backup>", "<destination>", "<attempts>", "<reason>", "<execution>"):
+        assert placeholder in message
+
+
+def test_function_settings_match_what_the_code_reads():
+    # Every variable the template sets must be one the configuration code knows, and back.
+    code = (ROOT / "src" / "config.rs").read_text()
+    known = set(re.findall(r'pub const ENV_\w+: &str = "(\w+)";', code)) - {"AWS_REGION"}
+    variables = template()["Resources"]["StartCopyFunction"]["Properties"]["Environment"]["Variables"]
+    assert set(variables) == known
