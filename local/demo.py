@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, wait_until
+from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, schedule_event, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 COPY_DELAY_SECONDS = 6.0
@@ -28,15 +28,15 @@ def main() -> int:
     say("cloudhsm-backup-copy demo: the real functions and state machine on a local AWS stack")
     say("(moto, extended with CopyBackupToRegion; cargo lambda watch; no AWS account, no Docker)")
     say()
-    say("[1/5] Starting the local stack ...")
+    say("[1/6] Starting the local stack ...")
     with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS) as stack:
         say(f"      moto on 127.0.0.1:{stack.moto_port}, functions on 127.0.0.1:{stack.lambda_port}, logs in {stack.log_dir}")
 
-        say(f"[2/5] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
+        say(f"[2/6] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
         cluster_id, backup_id = stack.create_cluster(tags=[{"Key": "team", "Value": "payments"}])
         say(f"      cluster {cluster_id}; its backup {backup_id} is READY")
 
-        say('[3/5] Sending the "CloudHSM Backup Created" event to start-copy ...')
+        say('[3/6] Sending the "CloudHSM Backup Created" event to start-copy ...')
         summary, error = stack.invoke("start-copy", backup_created_event(backup_id, cluster_id))
         if error:
             say(f"      start-copy failed: {summary}")
@@ -44,7 +44,7 @@ def main() -> int:
         for item in summary["started"]:
             say(f"      started {item['executionName']}")
 
-        say(f"[4/5] Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
+        say(f"[4/6] Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
         last: dict[str, str] = {}
 
         def progress() -> bool:
@@ -59,7 +59,7 @@ def main() -> int:
 
         wait_until("the copies to finish", progress, timeout=TIMEOUT_SECONDS, interval=0.5)
 
-        say("[5/5] Outcome, as announced on EventBridge:")
+        say("[5/6] Outcome, as announced on EventBridge:")
         events = stack.announcements(wait=3)
         ok = True
         say(f"      {'region':<10} {'copy':<20} {'event':<31} {'attempts':>8} {'checks':>6} {'seconds':>7}")
@@ -75,6 +75,17 @@ def main() -> int:
         for region in DESTINATION_REGIONS:
             states = [c["BackupState"] for c in stack.copies(backup_id, region)]
             ok &= states == ["READY"]
+
+        say("[6/6] The hourly sweep: nothing left to copy; freshness of each DR region:")
+        sweep, error = stack.invoke("start-copy", schedule_event())
+        if error:
+            say(f"      the sweep failed: {sweep}")
+            return 1
+        say(f"      examined {sweep['examined']} backup(s), started {len(sweep['started'])}, skipped {sweep['skippedCounts']}")
+        for figure in sweep.get("freshness", []):
+            say(f"      {figure['clusterId']} -> {figure['destinationRegion']:<10} newest READY copy "
+                f"{figure['newestCopyId']} is {figure['newestCopyAgeHours']:.2f} h old")
+        ok &= sweep["started"] == [] and len(sweep.get("freshness", [])) == len(DESTINATION_REGIONS)
         say()
         if ok:
             say(f"Done in {time.monotonic() - started:.0f}s: backup {backup_id} has exactly one READY copy in each of "
