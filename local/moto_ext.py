@@ -12,6 +12,8 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   pages DescribeBackups at 50 like AWS;
 * runs Step Functions executions for real (``execute_state_machine``), and forwards Lambda
   invokes of the named functions to ``cargo lambda watch`` (``--lambda-url``);
+* injects faults on request: throttling, 5xx and slow answers, per service and operation, at
+  a rate, from a seeded generator (the ``faults`` switch; ``GET /_ext/faults`` counts them);
 * serves a small control API: ``GET/POST /_ext/config`` (the switches above),
   ``GET /_ext/calls`` (every CopyBackupToRegion made) and ``POST /_ext/backups`` (``{"clusterId", "ageHours"}``: a READY backup of a cluster, taken
   that long ago, as the service makes daily), ``GET /_ext/requests`` (API requests
@@ -44,7 +46,18 @@ CONFIG: dict[str, Any] = {
     "copyDelaySeconds": 2.0,
     "failNextCopies": 0,
     "failAllCopies": False,
+    # Fault injection: a list of rules, each
+    #   {"service": "cloudhsm" | "states" | "*", "operation": "DescribeBackups" | "*",
+    #    "kind": "throttle" | "5xx" | "slow", "rate": 0.3, "delaySeconds": 30}
+    # A request matching a rule fails (or, for "slow", is held for delaySeconds first) with
+    # probability `rate`, drawn from a generator seeded with `faultSeed`: the same seed and the
+    # same sequence of requests inject the same faults.
+    "faults": [],
+    "faultSeed": 0,
 }
+# Faults injected so far, as {"<service>:<Operation>:<kind>": count}.
+FAULTS_INJECTED: dict[str, int] = {}
+FAULT_RANDOM = random.Random(0)
 CALLS: list[dict[str, Any]] = []
 # API requests served, as {"<service>:<Operation>": {"<region>": count}}.
 REQUESTS: dict[str, dict[str, int]] = {}
@@ -289,7 +302,16 @@ class Control:
     def __call__(self, environ: dict, start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_ext/"):
-            self.count(environ)
+            operation = self.count(environ)
+            fault = self.draw_fault(operation)
+            if fault is not None:
+                kind, delay = fault
+                if kind == "slow":
+                    time.sleep(delay)
+                elif kind == "throttle":
+                    return self.reply(start_response, "400 Bad Request", {"__type": "ThrottlingException", "message": "Rate exceeded (injected)"})
+                else:
+                    return self.reply(start_response, "500 Internal Server Error", {"__type": "InternalFailure", "message": "injected 5xx"})
             return self.app(environ, start_response)
         if path == "/_ext/config" and environ["REQUEST_METHOD"] == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -299,9 +321,14 @@ class Control:
                 return self.reply(start_response, "400 Bad Request", {"error": f"unknown switches {sorted(unknown)}"})
             with LOCK:
                 CONFIG.update(changes)
+                if "faultSeed" in changes:
+                    FAULT_RANDOM.seed(CONFIG["faultSeed"])
         if path == "/_ext/config":
             with LOCK:
                 return self.reply(start_response, "200 OK", CONFIG)
+        if path == "/_ext/faults":
+            with LOCK:
+                return self.reply(start_response, "200 OK", FAULTS_INJECTED)
         if path == "/_ext/calls":
             with LOCK:
                 return self.reply(start_response, "200 OK", {"copyBackupToRegion": CALLS})
@@ -322,17 +349,36 @@ class Control:
         return self.reply(start_response, "404 Not Found", {"error": path})
 
     @staticmethod
-    def count(environ: dict) -> None:
+    def count(environ: dict) -> tuple[str, str] | None:
         """Counts JSON-protocol API requests by service, operation and signing region."""
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
         if not target or not scope:
-            return
+            return None
         region, service = scope.groups()
-        key = f"{service}:{target.rsplit('.', 1)[-1]}"
+        operation = target.rsplit(".", 1)[-1]
+        key = f"{service}:{operation}"
         with LOCK:
             by_region = REQUESTS.setdefault(key, {})
             by_region[region] = by_region.get(region, 0) + 1
+        return service, operation
+
+    @staticmethod
+    def draw_fault(operation: tuple[str, str] | None) -> tuple[str, float] | None:
+        """The fault to inject into this request, if a rule matches and the draw says so."""
+        if operation is None:
+            return None
+        service, name = operation
+        with LOCK:
+            for rule in CONFIG["faults"]:
+                if rule.get("service", "*") not in ("*", service) or rule.get("operation", "*") not in ("*", name):
+                    continue
+                if FAULT_RANDOM.random() < float(rule.get("rate", 1.0)):
+                    kind = rule.get("kind", "5xx")
+                    key = f"{service}:{name}:{kind}"
+                    FAULTS_INJECTED[key] = FAULTS_INJECTED.get(key, 0) + 1
+                    return kind, float(rule.get("delaySeconds", 30))
+        return None
 
     @staticmethod
     def reply(start_response: Any, status: str, body: Any) -> list[bytes]:

@@ -87,3 +87,40 @@ fn kind_from_code(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
         AwsErrorKind::Other
     }
 }
+
+/// Timeouts and retries shared by every SDK client. They nest inside the Lambda timeouts, which
+/// nest inside the state machine's task timeouts:
+///
+/// - one attempt <= 5 s (connect <= 3 s); one operation (up to 3 attempts with backoff) <= 20 s;
+/// - check-copy makes one listing (normally one page): <= 20 s per page, Lambda timeout 60 s,
+///   task timeout 90 s;
+/// - the copy step makes at most 3 operations (<= 60 s); start-copy's Lambda timeout is 300 s
+///   (it also runs sweeps, a page at a time), task timeout 330 s;
+/// - a task failing `Retryable` is retried after 5, 10, 20, 40, 80 and 120 s (full jitter), so
+///   a throttled region gets about five minutes before the copy is announced as failed.
+pub mod limits {
+    use std::time::Duration;
+
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+    pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+    pub const MAX_ATTEMPTS: u32 = 3;
+}
+
+/// The shared SDK configuration (credentials, region and endpoint from the environment) with
+/// the timeouts and retries above.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(limits::CONNECT_TIMEOUT)
+                .operation_attempt_timeout(limits::ATTEMPT_TIMEOUT)
+                .operation_timeout(limits::OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(limits::MAX_ATTEMPTS))
+        .load()
+        .await
+}

@@ -12,7 +12,7 @@ const ENV_DESTINATION_REGIONS: &str = cloudhsm_backup_copy::config::ENV_DESTINAT
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let shared = aws_config::load_from_env().await;
+    let shared = cloudhsm_backup_copy::aws::load_sdk_config().await;
     let regions = std::env::var(ENV_DESTINATION_REGIONS).unwrap_or_default();
     let service = CheckCopy {
         backups: CloudHsm::new(&shared, regions.split(',').map(str::trim).filter(|r| !r.is_empty())),

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     // Refuse to start on a bad setting; the message names it (and shows in the function's log).
     let config = StartCopyConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let shared = aws_config::load_from_env().await;
+    let shared = cloudhsm_backup_copy::aws::load_sdk_config().await;
     let regions =
         std::iter::once(config.source_region.as_str()).chain(config.destination_regions.iter().map(String::as_str));
     let service = StartCopy {

@@ -131,3 +131,13 @@ def test_function_settings_match_what_the_code_reads():
     known = set(re.findall(r'pub const ENV_\w+: &str = "(\w+)";', code)) - {"AWS_REGION"}
     variables = template()["Resources"]["StartCopyFunction"]["Properties"]["Environment"]["Variables"]
     assert set(variables) == known
+
+
+def test_task_timeouts_outlast_the_functions_they_run():
+    # Step Functions must not give up on a Lambda that is still running (the copy might land
+    # after the task was declared failed), so each task allows its function's timeout and more.
+    resources = template()["Resources"]
+    definition = json.loads(ASL.read_text())
+    for state, function in (("RequestCopy", "StartCopyFunction"), ("CheckCopy", "CheckCopyFunction")):
+        lambda_timeout = resources[function]["Properties"]["Timeout"]
+        assert definition["States"][state]["TimeoutSeconds"] >= lambda_timeout + 30, state

@@ -1,0 +1,191 @@
+//! Hostile input: property-based tests over everything the functions parse. Whatever arrives,
+//! no panic; a payload that is not understood is a typed `InvalidInput` error; and such a
+//! payload makes no AWS call.
+
+// Test support code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Mutex;
+
+use cloudhsm_backup_copy::backup::Backup;
+use cloudhsm_backup_copy::config::StartCopyConfig;
+use cloudhsm_backup_copy::error::AwsError;
+use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
+use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
+use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use cloudhsm_backup_copy::pruning::PrunePolicy;
+use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
+use cloudhsm_backup_copy::tags::TagPolicy;
+use lambda_runtime::Diagnostic;
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+const NOW: i64 = 1_795_665_600;
+
+/// Counts every call; answers with nothing found.
+#[derive(Default)]
+struct Counting {
+    calls: Mutex<usize>,
+}
+
+impl Counting {
+    fn count(&self) {
+        *self.calls.lock().unwrap() += 1;
+    }
+    fn calls(&self) -> usize {
+        *self.calls.lock().unwrap()
+    }
+}
+
+impl BackupApi for Counting {
+    async fn describe_backups(&self, _: &str, _: BackupQuery<'_>) -> Result<Vec<Backup>, AwsError> {
+        self.count();
+        Ok(vec![])
+    }
+    async fn copy_backup_to_region(&self, _: &str, _: &str, _: &str, _: &[(String, String)]) -> Result<(), AwsError> {
+        self.count();
+        Ok(())
+    }
+    async fn delete_backup(&self, _: &str, _: &str) -> Result<(), AwsError> {
+        self.count();
+        Ok(())
+    }
+    async fn describe_clusters(&self, _: &str, _: Option<&[String]>) -> Result<Vec<Cluster>, AwsError> {
+        self.count();
+        Ok(vec![])
+    }
+}
+
+impl ExecutionApi for Counting {
+    async fn start_execution(&self, name: &str, _: &str) -> Result<StartOutcome, AwsError> {
+        self.count();
+        Ok(StartOutcome::Started {
+            execution_arn: name.into(),
+        })
+    }
+    async fn execution_status(&self, _: &str) -> Result<Option<ExecutionStatus>, AwsError> {
+        self.count();
+        Ok(None)
+    }
+}
+
+fn start_copy() -> StartCopy<Counting, Counting> {
+    StartCopy {
+        backups: Counting::default(),
+        executions: Counting::default(),
+        config: StartCopyConfig {
+            source_region: "us-east-1".into(),
+            destination_regions: vec!["us-west-2".into()],
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:t".into(),
+            lookback_hours: 24,
+            selection: ClusterSelection::default(),
+            tag_policy: TagPolicy::default(),
+            prune: PrunePolicy::default(),
+        },
+    }
+}
+
+/// Any JSON, including huge strings and deep nesting.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        ".{0,40}".prop_map(Value::String),
+        (1usize..200_000).prop_map(|n| Value::String("x".repeat(n))),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::vec((".{0,12}", inner), 0..8)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// Ids that look almost right: wrong prefix, wrong length, forbidden characters, injection.
+fn bad_id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "backup-[2-7a-z]{0,10}",
+        "backup-[2-7a-z]{17,40}",
+        "backup-[a-z]{5}[0189][a-z]{6}",
+        "cluster-[2-7a-z]{11}",
+        "[a-z]{1,6}-[2-7a-z]{11}",
+        "backup-[a-z]{4}[ /\\\\'\"{}$*]{1,3}[a-z]{6}",
+        ".{0,30}",
+    ]
+    .prop_filter("not a valid backup id", |s| !cloudhsm_backup_copy::ids::is_backup_id(s))
+}
+
+/// Valid-looking envelopes with one part broken.
+fn broken_event() -> impl Strategy<Value = Value> {
+    let custom = (bad_id(), any_json()).prop_map(|(id, cluster)| {
+        json!({"detail-type": "CloudHSM Backup Created", "source": "me", "detail": {"backupId": id, "clusterId": cluster}})
+    });
+    let wrong_detail = any_json()
+        .prop_filter("not an object", |d| !d.is_object())
+        .prop_map(|detail| json!({"detail-type": "CloudHSM Backup Created", "source": "me", "detail": detail}));
+    let unknown = (".{0,40}", ".{0,40}").prop_filter("not one of ours", |(s, t)| {
+        t != "CloudHSM Backup Created" && !(s == "aws.events" && t == "Scheduled Event") && s != "aws.cloudhsm"
+    });
+    let unknown = unknown.prop_map(|(source, dt)| json!({"detail-type": dt, "source": source, "detail": {}}));
+    let trail = bad_id().prop_map(|id| {
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.cloudhsm",
+               "detail": {"eventName": "RestoreBackup", "requestParameters": {"backupId": id}}})
+    });
+    let step =
+        (any_json(), any_json()).prop_map(|(job, attempt)| json!({"action": "copy", "job": job, "attempt": attempt}));
+    let step_bad_id = bad_id().prop_map(|id| {
+        json!({"action": "copy", "attempt": 1, "job": {"sourceBackupId": id, "sourceClusterId": null,
+               "sourceRegion": "us-east-1", "destinationRegion": "us-west-2", "priorCopies": 0}})
+    });
+    prop_oneof![custom, wrong_detail, unknown, trail, step, step_bad_id]
+}
+
+fn error_type(d: impl Into<Diagnostic>) -> String {
+    d.into().error_type
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn start_copy_survives_any_json(payload in any_json()) {
+        let svc = start_copy();
+        match runtime().block_on(svc.handle(payload, NOW)) {
+            Err(e) => {
+                // Arbitrary JSON is never a valid event, so it fails before any call.
+                prop_assert_eq!(error_type(e), "InvalidInput");
+                prop_assert_eq!(svc.backups.calls() + svc.executions.calls(), 0);
+            }
+            Ok(summary) => prop_assert!(summary.is_object()),
+        }
+    }
+
+    #[test]
+    fn start_copy_rejects_broken_events_without_calling_aws(payload in broken_event()) {
+        let svc = start_copy();
+        let result = runtime().block_on(svc.handle(payload.clone(), NOW));
+        let err = result.err();
+        prop_assert!(err.is_some(), "accepted {}", payload);
+        prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
+        prop_assert_eq!(svc.backups.calls() + svc.executions.calls(), 0);
+    }
+
+    #[test]
+    fn check_copy_survives_any_json(payload in any_json()) {
+        let svc = CheckCopy { backups: Counting::default() };
+        let result = runtime().block_on(svc.handle(payload, NOW));
+        let err = result.err();
+        prop_assert!(err.is_some());
+        prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
+        prop_assert_eq!(svc.backups.calls(), 0);
+    }
+}
