@@ -50,10 +50,36 @@ impl AwsError {
     }
 }
 
+/// Error messages reach logs, the state machine's history and failure events; a hostile payload
+/// must not be able to fill them, so messages are cut to this many characters.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
 /// Builds a [`Diagnostic`] with one of the stable names above.
 pub fn diagnostic(error_type: &str, error: &dyn std::fmt::Display) -> Diagnostic {
     Diagnostic {
         error_type: error_type.to_owned(),
-        error_message: error.to_string(),
+        error_message: excerpt(&error.to_string(), MAX_MESSAGE_CHARS),
+    }
+}
+
+/// `text` cut to `max` characters, saying how long it was when cut.
+pub fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}... ({} bytes in all)", &text[..end], text.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_capped() {
+        assert_eq!(excerpt("short", 10), "short");
+        assert_eq!(excerpt("ééééé", 2), "éé... (10 bytes in all)");
+        let d = diagnostic(RETRYABLE, &"x".repeat(100_000));
+        assert!(d.error_message.len() < MAX_MESSAGE_CHARS + 40);
+        assert_eq!(d.error_type, "Retryable");
     }
 }

@@ -7,7 +7,11 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
+use crate::error::excerpt;
 use crate::ids::{is_backup_id, is_cluster_id};
+
+/// Values quoted in error messages are cut to this many characters.
+const QUOTED_CHARS: usize = 64;
 
 /// The custom event's `detail-type`, documented in the README.
 pub const BACKUP_CREATED_DETAIL_TYPE: &str = "CloudHSM Backup Created";
@@ -77,8 +81,8 @@ pub fn parse_event(payload: &Value) -> Result<ParsedEvent, EventError> {
         (CLOUDHSM_SOURCE, CLOUDTRAIL_API_CALL | CLOUDTRAIL_SERVICE_EVENT) => parse_cloudtrail(&envelope.detail)?,
         _ => {
             return Err(EventError::Unsupported {
-                event_source: source.to_owned(),
-                detail_type: detail_type.to_owned(),
+                event_source: excerpt(source, QUOTED_CHARS),
+                detail_type: excerpt(detail_type, QUOTED_CHARS),
             });
         }
     };
@@ -102,14 +106,14 @@ fn parse_backup_created(detail: &Value) -> Result<Trigger, EventError> {
     {
         return Err(EventError::InvalidClusterId {
             field: "detail.clusterId",
-            value: value.clone(),
+            value: excerpt(value, QUOTED_CHARS),
         });
     }
     match (backup_id, cluster_id) {
         (Some(backup_id), cluster_id) if is_backup_id(&backup_id) => Ok(Trigger::Backup { backup_id, cluster_id }),
         (Some(value), _) => Err(EventError::InvalidBackupId {
             field: "detail.backupId",
-            value,
+            value: excerpt(&value, QUOTED_CHARS),
         }),
         (None, Some(cluster_id)) => Ok(Trigger::Cluster { cluster_id }),
         (None, None) => Err(EventError::NothingNamed),
@@ -168,7 +172,7 @@ fn parse_cloudtrail(detail: &Value) -> Result<(Trigger, String), EventError> {
             }
             other => Err(EventError::InvalidBackupId {
                 field: "detail backupId",
-                value: other.to_string(),
+                value: excerpt(&other.to_string(), QUOTED_CHARS),
             }),
         };
     }
@@ -177,7 +181,7 @@ fn parse_cloudtrail(detail: &Value) -> Result<(Trigger, String), EventError> {
             Value::String(id) if is_cluster_id(id) => Ok((Trigger::Cluster { cluster_id: id.clone() }, origin)),
             other => Err(EventError::InvalidClusterId {
                 field: "detail clusterId",
-                value: other.to_string(),
+                value: excerpt(&other.to_string(), QUOTED_CHARS),
             }),
         };
     }

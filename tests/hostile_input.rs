@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use cloudhsm_backup_copy::backup::Backup;
 use cloudhsm_backup_copy::config::StartCopyConfig;
-use cloudhsm_backup_copy::error::AwsError;
+use cloudhsm_backup_copy::error::{AwsError, MAX_MESSAGE_CHARS};
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
@@ -145,8 +145,16 @@ fn broken_event() -> impl Strategy<Value = Value> {
     prop_oneof![custom, wrong_detail, unknown, trail, step, step_bad_id]
 }
 
+/// The error's type, after checking its message is capped (a hostile payload cannot flood
+/// logs, execution history or failure events).
 fn error_type(d: impl Into<Diagnostic>) -> String {
-    d.into().error_type
+    let d = d.into();
+    assert!(
+        d.error_message.chars().count() <= MAX_MESSAGE_CHARS + 40,
+        "{} characters",
+        d.error_message.len()
+    );
+    d.error_type
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -85,6 +85,26 @@ def test_asl_validator_catches_a_broken_definition(tmp_path):
     assert "NoSuchState" in result.stdout + result.stderr
 
 
+# Actions that the service authorization reference lists without resource types: "*" is the
+# only possible Resource for them. Everything else must name its resources.
+NO_RESOURCE_LEVEL = {
+    "cloudhsm:DescribeBackups",
+    "cloudhsm:DescribeClusters",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+}
+
+
 def test_iam_statements_name_actions_and_explain_every_wildcard_resource():
     text = TEMPLATE.read_text().splitlines()
     tpl = template()
@@ -94,6 +114,8 @@ def test_iam_statements_name_actions_and_explain_every_wildcard_resource():
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert all("*" not in a for a in actions), f"{name}: wildcard action in {actions}"
                 if statement["Resource"] == "*":
+                    # Only actions that support no resource-level permissions may use "*".
+                    assert set(actions) <= NO_RESOURCE_LEVEL, f"{name}/{statement['Sid']}: {set(actions) - NO_RESOURCE_LEVEL} on *"
                     # The line before `Resource: "*"` must be a comment giving the reason.
                     sid_line = next(i for i, line in enumerate(text) if f"Sid: {statement['Sid']}" in line)
                     star = next(i for i in range(sid_line, len(text)) if 'Resource: "*"' in text[i])
