@@ -9,6 +9,9 @@ SHELL := /bin/bash
 TOOLS    := .tools
 VENV     := $(TOOLS)/venv
 SAM_VENV := $(TOOLS)/sam
+CHECKOV_VENV := $(TOOLS)/checkov
+CARGO_DENY := $(TOOLS)/cargo/bin/cargo-deny
+CARGO_DENY_VERSION := 0.20.2
 NODE_DIR := $(TOOLS)/node
 PYTHON   ?= python3
 PY       := $(VENV)/bin/python
@@ -23,11 +26,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # cargo-lambda (from PyPI) must be on PATH for `cargo lambda`.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools build fmt-check clippy unit validate integration test demo deploy clean
+.PHONY: help tools build fmt-check clippy deny unit validate integration test demo deploy clean
 
 help:
 	@echo "make demo   - run the whole flow against the local AWS stack"
-	@echo "make test   - everything CI checks (fmt, clippy, unit, validation, integration)"
+	@echo "make test   - everything CI checks (fmt, clippy, cargo-deny, unit and property tests,"
+	@echo "              template/ASL validation with checkov, integration and reliability tests)"
 	@echo "make deploy - sam build && sam deploy --guided (with the pinned SAM CLI)"
 
 $(VENV)/.installed: tools/requirements.lock
@@ -40,13 +44,22 @@ $(SAM_VENV)/.installed: tools/sam-requirements.lock
 	$(SAM_VENV)/bin/pip install --quiet --no-deps -r tools/sam-requirements.lock
 	touch $@
 
+$(CHECKOV_VENV)/.installed: tools/checkov-requirements.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --no-deps -r tools/checkov-requirements.lock
+	touch $@
+
+# Built from crates.io with its own lock file (about 4 minutes, once; kept in .tools/cargo).
+$(CARGO_DENY):
+	cargo install --locked --quiet cargo-deny@$(CARGO_DENY_VERSION) --root $(TOOLS)/cargo
+
 $(NODE_DIR)/.installed: tools/node/package.json tools/node/package-lock.json
 	mkdir -p $(NODE_DIR)
 	cp tools/node/package.json tools/node/package-lock.json $(NODE_DIR)/
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
 	touch $@
 
-tools: $(VENV)/.installed $(SAM_VENV)/.installed $(NODE_DIR)/.installed
+tools: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_DIR)/.installed $(CARGO_DENY)
 
 build:
 	cargo build --locked --bins
@@ -57,16 +70,19 @@ fmt-check:
 clippy:
 	cargo clippy --locked --all-targets -- -D warnings
 
+deny: $(CARGO_DENY)
+	$(CARGO_DENY) check licenses bans sources
+
 unit:
 	cargo test --locked
 
-validate: $(VENV)/.installed $(SAM_VENV)/.installed $(NODE_DIR)/.installed
+validate: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_DIR)/.installed
 	$(PY) -m pytest -q tests/validation
 
 integration: $(VENV)/.installed build
 	$(PY) -m pytest -q tests/integration
 
-test: fmt-check clippy unit validate integration
+test: fmt-check clippy deny unit validate integration
 	@echo "make test: all checks passed"
 
 demo: $(VENV)/.installed build
