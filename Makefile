@@ -10,6 +10,7 @@ TOOLS    := .tools
 VENV     := $(TOOLS)/venv
 SAM_VENV := $(TOOLS)/sam
 CHECKOV_VENV := $(TOOLS)/checkov
+BENCH_VENV := $(TOOLS)/bench
 CARGO_DENY := $(TOOLS)/cargo/bin/cargo-deny
 CARGO_DENY_VERSION := 0.20.2
 NODE_DIR := $(TOOLS)/node
@@ -26,12 +27,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # cargo-lambda (from PyPI) must be on PATH for `cargo lambda`.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools build fmt-check clippy deny unit validate integration test demo deploy clean
+.PHONY: help tools build fmt-check clippy deny unit validate integration test demo bench deploy clean
 
 help:
 	@echo "make demo   - run the whole flow against the local AWS stack"
 	@echo "make test   - everything CI checks (fmt, clippy, cargo-deny, unit and property tests,"
 	@echo "              template/ASL validation with checkov, integration and reliability tests)"
+	@echo "make bench  - init time, memory and binary size against a Python boto3 handler"
 	@echo "make deploy - sam build && sam deploy --guided (with the pinned SAM CLI)"
 
 $(VENV)/.installed: tools/requirements.lock
@@ -52,6 +54,11 @@ $(CHECKOV_VENV)/.installed: tools/checkov-requirements.lock
 # Built from crates.io with its own lock file (about 4 minutes, once; kept in .tools/cargo).
 $(CARGO_DENY):
 	cargo install --locked --quiet cargo-deny@$(CARGO_DENY_VERSION) --root $(TOOLS)/cargo
+
+$(BENCH_VENV)/.installed: bench/requirements.lock
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --no-deps -r bench/requirements.lock
+	touch $@
 
 $(NODE_DIR)/.installed: tools/node/package.json tools/node/package-lock.json
 	mkdir -p $(NODE_DIR)
@@ -87,6 +94,12 @@ test: fmt-check clippy deny unit validate integration
 
 demo: $(VENV)/.installed build
 	$(PY) local/demo.py
+
+# Figures, not tests: init time, memory and binary size against a Python boto3 handler.
+bench: $(VENV)/.installed $(BENCH_VENV)/.installed
+	cargo build --locked --release --bins
+	cargo lambda build --locked --release --arm64
+	$(PY) bench/bench.py
 
 deploy: $(SAM_VENV)/.installed
 	$(SAM) build

@@ -48,7 +48,7 @@ CONFIG: dict[str, Any] = {
     "failAllCopies": False,
     # Fault injection: a list of rules, each
     #   {"service": "cloudhsm" | "states" | "*", "operation": "DescribeBackups" | "*",
-    #    "kind": "throttle" | "5xx" | "slow", "rate": 0.3, "delaySeconds": 30}
+    #    "kind": "throttle" | "5xx" | "slow" | a list of them, "rate": 0.3, "delaySeconds": 30}
     # A request matching a rule fails (or, for "slow", is held for delaySeconds first) with
     # probability `rate`, drawn from a generator seeded with `faultSeed`: the same seed and the
     # same sequence of requests inject the same faults.
@@ -375,6 +375,8 @@ class Control:
                     continue
                 if FAULT_RANDOM.random() < float(rule.get("rate", 1.0)):
                     kind = rule.get("kind", "5xx")
+                    if isinstance(kind, list):
+                        kind = FAULT_RANDOM.choice(kind)
                     key = f"{service}:{name}:{kind}"
                     FAULTS_INJECTED[key] = FAULTS_INJECTED.get(key, 0) + 1
                     return kind, float(rule.get("delaySeconds", 30))

@@ -105,6 +105,8 @@ class Stack:
     lookback_hours: int = 168
     # Extra environment for both functions (e.g. INCLUDE_CLUSTERS, COPY_TAGS).
     function_env: dict[str, str] = field(default_factory=dict)
+    # False: moto and the state machine only (the benchmark runs the functions itself).
+    serve_functions: bool = True
     log_dir: Path | None = None
     moto_port: int = 0
     lambda_port: int = 0
@@ -163,7 +165,8 @@ class Stack:
         events.put_rule(Name="copy-announcements", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
         events.put_targets(Rule="copy-announcements", Targets=[{"Id": "queue", "Arn": queue_arn}])
 
-        self._start_functions()
+        if self.serve_functions:
+            self._start_functions()
 
     def _start_functions(self) -> None:
         venv_bin = Path(sys.executable).parent

@@ -125,9 +125,11 @@ def test_a_deleted_copy_is_copied_again_and_reaches_ready(stack):
     for region in REGIONS:
         assert states(stack.copies(backup_id, region)) == ["DELETED", "READY"], region
     events = stack.announcements(wait=3)
+    calls = stack.control("GET", "calls")["copyBackupToRegion"]
+    report("deleted once", copy_calls=len(calls), ended_deleted=sum(c["endsDeleted"] for c in calls), succeeded=len(events))
     assert [e["detail-type"] for e in events] == ["CloudHSM Backup Copy Succeeded"] * 2
     assert all(e["detail"]["attempts"] == 2 for e in events)
-    assert len(stack.control("GET", "calls")["copyBackupToRegion"]) == 4
+    assert len(calls) == 4
 
 
 def test_a_copy_that_always_ends_deleted_fails_loudly_after_the_attempt_budget(stack):
@@ -144,6 +146,7 @@ def test_a_copy_that_always_ends_deleted_fails_loudly_after_the_attempt_budget(s
     for region in REGIONS:
         assert states(stack.copies(backup_id, region)) == ["DELETED"] * 3, region  # MaxCopyAttempts=3
     events = stack.announcements(wait=3)
+    report("always deleted", copy_calls=len(stack.control("GET", "calls")["copyBackupToRegion"]), failed_executions=len(runs), failure_events=len(events))
     assert [e["detail-type"] for e in events] == ["CloudHSM Backup Copy Failed"] * 2
     for e in events:
         assert e["detail"]["failure"]["reason"] == "COPY_ATTEMPTS_EXHAUSTED"
@@ -182,8 +185,10 @@ def test_copies_and_missing_backups_are_skipped_with_reasons(stack):
 
 def test_malformed_events_are_typed_errors_and_make_no_aws_call(stack):
     stack.control("POST", "requests")
+    marker = "do-not-log-7f3a9c"
     bad_events = [
-        {"hello": "world"},
+        {"hello": "world", "secret": marker},
+        {**backup_created_event("backup-" + marker * 2000), "secret": marker},
         backup_created_event("backup-../../x"),
         {**schedule_event(), "source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification"},
         {"action": "copy", "job": {"sourceBackupId": "nope"}, "attempt": 1},
@@ -195,3 +200,7 @@ def test_malformed_events_are_typed_errors_and_make_no_aws_call(stack):
     assert error is not None and payload["errorType"] == "InvalidInput", payload
     assert stack.control("GET", "requests")["counts"] == {}
     assert stack.executions() == []
+    # Payloads are not logged, and what is quoted from them is cut short.
+    log = (stack.log_dir / "cargo-lambda.log").read_text(errors="replace")
+    assert "secret" not in log
+    assert marker * 5 not in log

@@ -1,0 +1,96 @@
+"""`make bench`: cost and speed figures, measured in one run on the local stack, with ratios
+against a Python boto3 handler doing the same job (bench/python_handler, comparison only).
+
+Prints a table; asserts nothing (benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "local"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from runtime_api import measure  # noqa: E402
+from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+BENCH_PYTHON = ROOT / ".tools" / "bench" / "bin" / "python"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def function_env(stack: Stack) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": SOURCE_REGION,
+        "AWS_DEFAULT_REGION": SOURCE_REGION,
+        "DESTINATION_REGIONS": ",".join(DESTINATION_REGIONS),
+        "STATE_MACHINE_ARN": stack.state_machine_arn,
+        "AWS_LAMBDA_LOG_LEVEL": "WARN",
+    }
+
+
+def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str]]:
+    """Init time and peak RSS of start-copy (release) and the Python handler, same event."""
+    rust = [str(ROOT / "target" / "release" / "start-copy")]
+    python = [str(BENCH_PYTHON), "-m", "awslambdaric", "handler.lambda_handler"]
+    env = function_env(stack)
+    results: dict[str, list] = {"rust": [], "python": []}
+    for i in range(RUNS):
+        for name, argv, extra in (("rust", rust, {}), ("python", python, {"PYTHONPATH": str(ROOT / "bench" / "python_handler")})):
+            cluster_id, backup_id = stack.create_cluster()
+            m = measure(argv, {**env, **extra}, backup_created_event(backup_id, cluster_id, event_id=f"{name}-{i}"))
+            started = m.response.get("started") if isinstance(m.response, dict) else None
+            if not started or len(started) != len(DESTINATION_REGIONS):
+                raise RuntimeError(f"{name} did not do the work: {m.response}")
+            results[name].append(m)
+    med = lambda name, attr: statistics.median(getattr(m, attr) for m in results[name])  # noqa: E731
+    rows = []
+    for label, attr, unit, scale in (
+        ("init (process start -> ready)", "init_seconds", "ms", 1000),
+        ("first invocation (3 API calls + 2 starts)", "invoke_seconds", "ms", 1000),
+        ("peak RSS after init", "init_peak_rss_kib", "MiB", 1 / 1024),
+        ("peak RSS after one invocation", "invoke_peak_rss_kib", "MiB", 1 / 1024),
+    ):
+        r, p = med("rust", attr), med("python", attr)
+        rows.append((label, f"{r * scale:.1f} {unit}", f"{p * scale:.1f} {unit}", f"{r / p:.3f}"))
+    return rows
+
+
+def binary_sizes() -> list[tuple[str, str]]:
+    out = ROOT / "target" / "lambda"
+    return [(b, f"{(out / b / 'bootstrap').stat().st_size / 2**20:.2f} MiB") for b in ("start-copy", "check-copy")]
+
+
+def main() -> int:
+    started = time.monotonic()
+    say(f"cloudhsm-backup-copy bench ({RUNS} runs each, medians; ratio = Rust / Python)")
+    with Stack.started(ROOT, serve_functions=False, log_dir=ROOT / ".stack" / "bench-logs") as stack:
+        rows = init_and_memory(stack)
+    say()
+    say(f"{'figure':<44} {'Rust start-copy':>16} {'Python boto3':>14} {'ratio':>7}")
+    for row in rows:
+        say(f"{row[0]:<44} {row[1]:>16} {row[2]:>14} {row[3]:>7}")
+    say()
+    say("release binary size (cargo lambda build --release --arm64):")
+    for name, size in binary_sizes():
+        say(f"  {name:<12} {size}")
+    say()
+    say(f"bench took {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
