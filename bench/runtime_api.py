@@ -64,6 +64,7 @@ def measure(argv: list[str], env: dict[str, str], event: Any, timeout: float = 6
             self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + 300) * 1000)))
             self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
             self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+            self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -98,8 +99,12 @@ def measure(argv: list[str], env: dict[str, str], event: Any, timeout: float = 6
     proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc_box["p"] = proc
     try:
-        if not done.wait(timeout):
-            raise TimeoutError(f"{argv[0]} gave no answer within {timeout}s")
+        deadline = time.monotonic() + timeout
+        while not done.wait(0.05):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{argv[0]} exited with {proc.returncode} before answering")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{argv[0]} gave no answer within {timeout}s")
     finally:
         proc.kill()
         proc.wait(timeout=10)
