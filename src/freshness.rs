@@ -18,9 +18,9 @@ pub const METRIC: &str = "NewestCopyAgeHours";
 pub struct Freshness {
     pub cluster_id: String,
     pub destination_region: String,
-    /// Hours since the newest READY copy's backup was taken; with no copy at all, hours since
-    /// the cluster's oldest READY backup (how long the region has lacked it), so the figure keeps
-    /// growing while copies keep failing.
+    /// Hours since the newest READY copy's backup was taken; with no copy in the sweep's
+    /// look-back window, hours since the cluster's oldest READY backup in it (how long the region
+    /// has lacked it), so the figure grows while copies keep failing, up to the window's length.
     pub newest_copy_age_hours: f64,
     pub newest_copy_id: Option<String>,
 }

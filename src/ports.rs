@@ -6,6 +6,7 @@ use std::future::Future;
 use crate::backup::Backup;
 use crate::error::AwsError;
 use crate::selection::Cluster;
+use crate::time::EpochSeconds;
 
 /// Which backups to list with DescribeBackups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,14 +14,20 @@ pub enum BackupQuery<'a> {
     /// These backups, whatever their state.
     Ids(&'a [String]),
     /// The READY backups of one cluster.
-    ReadyInCluster(&'a str),
+    ReadyInCluster {
+        cluster: &'a str,
+        since: Option<EpochSeconds>,
+    },
     /// Every READY backup in the region.
-    AllReady,
+    AllReady { since: Option<EpochSeconds> },
     /// Every copy (any state) made from these source backups.
     CopiesOf(&'a [String]),
     /// Every backup in the region, any state.
-    All,
+    All { since: Option<EpochSeconds> },
 }
+// `since`: only backups created at or after this time are needed. The listing then reads
+// newest first and stops at the first page that reaches past it, so a sweep costs pages of the
+// look-back window, not of the region's whole history. It may return a few older backups too.
 
 /// CloudHSM backups, in any region.
 pub trait BackupApi: Send + Sync {

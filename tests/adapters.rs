@@ -70,7 +70,7 @@ async fn describe_backups_follows_every_page_with_aws_page_size() {
     let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&first, &second]);
 
     let backups = hsm("us-east-1", client)
-        .describe_backups("us-east-1", BackupQuery::AllReady)
+        .describe_backups("us-east-1", BackupQuery::AllReady { since: None })
         .await
         .unwrap();
 
@@ -98,9 +98,15 @@ async fn queries_become_the_right_filters() {
     let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&ready_in_cluster, &by_id]);
     let hsm = hsm("us-east-1", client);
 
-    hsm.describe_backups("us-east-1", BackupQuery::ReadyInCluster("cluster-kzlczlspnho"))
-        .await
-        .unwrap();
+    hsm.describe_backups(
+        "us-east-1",
+        BackupQuery::ReadyInCluster {
+            cluster: "cluster-kzlczlspnho",
+            since: None,
+        },
+    )
+    .await
+    .unwrap();
     hsm.describe_backups("us-east-1", BackupQuery::Ids(&["backup-aaaaaaaaaaa".to_owned()]))
         .await
         .unwrap();
@@ -145,7 +151,7 @@ async fn service_errors_are_classified_for_retrying() {
         let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&rule], |c| c
             .retry_config(RetryConfig::disabled()));
         let err = hsm("us-east-1", client)
-            .describe_backups("us-east-1", BackupQuery::AllReady)
+            .describe_backups("us-east-1", BackupQuery::AllReady { since: None })
             .await
             .unwrap_err();
         assert_eq!((err.kind, err.is_retryable()), (kind, retryable), "{code}");
@@ -163,7 +169,7 @@ async fn server_errors_are_transient() {
     let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&rule], |c| c
         .retry_config(RetryConfig::disabled()));
     let err = hsm("us-east-1", client)
-        .describe_backups("us-east-1", BackupQuery::AllReady)
+        .describe_backups("us-east-1", BackupQuery::AllReady { since: None })
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
@@ -203,7 +209,7 @@ async fn copy_backup_to_region_sends_backup_and_destination_to_the_source_region
 #[tokio::test]
 async fn a_region_without_a_client_is_an_error_not_a_panic() {
     let err = CloudHsm::from_clients(HashMap::new())
-        .describe_backups("eu-west-1", BackupQuery::AllReady)
+        .describe_backups("eu-west-1", BackupQuery::AllReady { since: None })
         .await
         .unwrap_err();
     assert_eq!(err.region, "eu-west-1");
@@ -281,4 +287,36 @@ fn describe_output(status: SfnStatus) -> DescribeExecutionOutput {
         .start_date(DateTime::from_secs(0))
         .build()
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_listing_since_a_time_reads_newest_first_and_stops_past_it() {
+    let aged = |id: &str, secs: i64| {
+        SdkBackup::builder()
+            .backup_id(id)
+            .backup_state(SdkState::Ready)
+            .create_timestamp(DateTime::from_secs(secs))
+            .build()
+            .unwrap()
+    };
+    let first = mock!(HsmClient::describe_backups)
+        .match_requests(|r| r.sort_ascending() == Some(false) && r.next_token().is_none())
+        .then_output(move || {
+            DescribeBackupsOutput::builder()
+                .backups(aged("backup-newnewnewne", 1_000))
+                .backups(aged("backup-oldoldoldol", 400))
+                .next_token("more")
+                .build()
+        });
+    let second = mock!(HsmClient::describe_backups).then_output(|| DescribeBackupsOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&first, &second]);
+
+    let backups = hsm("us-east-1", client)
+        .describe_backups("us-east-1", BackupQuery::AllReady { since: Some(500) })
+        .await
+        .unwrap();
+
+    // The first page already reaches before `since`: no second page is read.
+    assert_eq!(backups.len(), 2);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 0));
 }

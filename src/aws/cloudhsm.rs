@@ -65,19 +65,32 @@ impl CloudHsm {
         }
     }
 
-    /// Every page of one DescribeBackups filter set.
-    async fn describe_all(&self, region: &str, filters: &[(&str, Vec<String>)]) -> Result<Vec<Backup>, AwsError> {
+    /// Every page of one DescribeBackups filter set; with `since`, newest first and only until
+    /// a page reaches backups created before it.
+    async fn describe_all(
+        &self,
+        region: &str,
+        filters: &[(&str, Vec<String>)],
+        since: Option<i64>,
+    ) -> Result<Vec<Backup>, AwsError> {
         const OPERATION: &str = "DescribeBackups";
         let client = self.client(region, OPERATION)?;
         let mut request = client.describe_backups().max_results(PAGE_SIZE);
         for (key, values) in filters {
             request = request.filters(*key, values.clone());
         }
+        if since.is_some() {
+            request = request.sort_ascending(false);
+        }
         let mut pages = request.into_paginator().send();
         let mut backups = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify(OPERATION, region, &e))?;
             backups.extend(page.backups().iter().map(to_domain));
+            let reached_past = |b: &Backup| since.is_some_and(|s| b.created_at.is_some_and(|t| t < s));
+            if backups.last().is_some_and(reached_past) {
+                break;
+            }
         }
         Ok(backups)
     }
@@ -118,16 +131,16 @@ impl BackupApi for CloudHsm {
                 };
                 let mut all = Vec::new();
                 for chunk in ids.chunks(IDS_PER_FILTER) {
-                    all.extend(self.describe_all(region, &[(key, chunk.to_vec())]).await?);
+                    all.extend(self.describe_all(region, &[(key, chunk.to_vec())], None).await?);
                 }
                 Ok(all)
             }
-            BackupQuery::ReadyInCluster(cluster) => {
-                self.describe_all(region, &[("clusterIds", vec![cluster.to_owned()]), ready()])
+            BackupQuery::ReadyInCluster { cluster, since } => {
+                self.describe_all(region, &[("clusterIds", vec![cluster.to_owned()]), ready()], since)
                     .await
             }
-            BackupQuery::AllReady => self.describe_all(region, &[ready()]).await,
-            BackupQuery::All => self.describe_all(region, &[]).await,
+            BackupQuery::AllReady { since } => self.describe_all(region, &[ready()], since).await,
+            BackupQuery::All { since } => self.describe_all(region, &[], since).await,
         }
     }
 

@@ -220,17 +220,22 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 // A backup named explicitly is copied whatever its age.
                 (found, None)
             }
-            Trigger::Cluster { cluster_id } => (
-                self.backups
-                    .describe_backups(source, BackupQuery::ReadyInCluster(cluster_id))
-                    .await?,
-                Some(window_start),
-            ),
-            Trigger::Sweep => (
-                self.backups.describe_backups(source, BackupQuery::AllReady).await?,
-                Some(window_start),
-            ),
+            Trigger::Cluster { cluster_id } => {
+                let query = BackupQuery::ReadyInCluster {
+                    cluster: cluster_id,
+                    since: Some(window_start),
+                };
+                (self.backups.describe_backups(source, query).await?, Some(window_start))
+            }
+            Trigger::Sweep => {
+                let query = BackupQuery::AllReady {
+                    since: Some(window_start),
+                };
+                (self.backups.describe_backups(source, query).await?, Some(window_start))
+            }
         };
+        // A newest-first listing may run a little past the window (to the end of its last page);
+        // planning skips those as OUTSIDE_WINDOW.
         summary.examined = sources.len();
         let sources = self.select(&event.trigger, sources, &mut summary).await?;
 
@@ -244,10 +249,12 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         let mut reachable = Vec::new();
         if !eligible.is_empty() || sweep {
             for region in &config.destination_regions {
-                // A sweep reads each destination whole (pages, not one lookup per backup): it
-                // also measures freshness and prunes. An event looks up only its backups' copies.
+                // A sweep reads each destination's copies of the window, newest first, page by page
+                // (not one lookup per backup), for planning and freshness; pruning needs the whole
+                // region. An event looks up only its backups' copies.
+                let since = (!config.prune.is_enabled()).then_some(window_start);
                 let query = if sweep {
-                    BackupQuery::All
+                    BackupQuery::All { since }
                 } else {
                     BackupQuery::CopiesOf(&eligible)
                 };

@@ -83,7 +83,8 @@ def test_the_sweep_publishes_freshness_per_cluster_and_region(stack):
     stack.restart_functions(DESTINATION_REGIONS="us-west-2")
     stack.invoke("start-copy", backup_created_event(stale_backup, stale_cluster, event_id="stale"))
     stack.wait_for_executions(3)
-    stack.restart_functions(DESTINATION_REGIONS="us-west-2,eu-west-1", LOOKBACK_HOURS="1")
+    # The window (48 h) covers the stale backup: freshness reads what the window reads.
+    stack.restart_functions(DESTINATION_REGIONS="us-west-2,eu-west-1", LOOKBACK_HOURS="48")
     log_before = (stack.log_dir / "cargo-lambda.log").read_text(errors="replace")
 
     summary, error = stack.invoke("start-copy", schedule_event())
