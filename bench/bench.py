@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "local"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from runtime_api import measure  # noqa: E402
-from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event  # noqa: E402
+from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, schedule_event  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 BENCH_PYTHON = ROOT / ".tools" / "bench" / "bin" / "python"
@@ -69,6 +69,35 @@ def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+SWEEP_REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
+
+
+def sweep_scaling(extra_env: dict[str, str] | None = None, sizes=(100, 1_000, 10_000)) -> list[tuple[str, ...]]:
+    """API calls and wall time of one steady-state sweep (every backup already copied) over a
+    history of daily backups, 100 per cluster, copied to 3 regions."""
+    rows = []
+    for backups in sizes:
+        with Stack.started(ROOT, serve_functions=False, log_dir=ROOT / ".stack" / "bench-logs") as stack:
+            clusters = max(1, backups // 100)
+            stack.control("POST", "seed", {"clusters": clusters, "backups": backups, "everyHours": 24, "copyTo": list(SWEEP_REGIONS)})
+            stack.control("POST", "requests")
+            env = {**function_env(stack), "DESTINATION_REGIONS": ",".join(SWEEP_REGIONS), **(extra_env or {})}
+            m = measure([str(ROOT / "target" / "release" / "start-copy")], env, schedule_event(), timeout=600)
+            counts = stack.control("GET", "requests")["counts"]
+            if not isinstance(m.response, dict) or m.response.get("started") != []:
+                raise RuntimeError(f"the sweep did not find everything copied: {str(m.response)[:300]}")
+            by_op = {op.split(":", 1)[1]: sum(per.values()) for op, per in counts.items()}
+            rows.append((
+                f"{backups:,} x {len(SWEEP_REGIONS)}",
+                f"{clusters}",
+                f"{m.response['examined']}",
+                ", ".join(f"{op} {n}" for op, n in sorted(by_op.items())),
+                f"{sum(by_op.values())}",
+                f"{m.invoke_seconds * 1000:.0f} ms",
+            ))
+    return rows
+
+
 def binary_sizes() -> list[tuple[str, str]]:
     out = ROOT / "target" / "lambda"
     return [(b, f"{(out / b / 'bootstrap').stat().st_size / 2**20:.2f} MiB") for b in ("start-copy", "check-copy")]
@@ -83,6 +112,15 @@ def main() -> int:
     say(f"{'figure':<44} {'Rust start-copy':>16} {'Python boto3':>14} {'ratio':>7}")
     for row in rows:
         say(f"{row[0]:<44} {row[1]:>16} {row[2]:>14} {row[3]:>7}")
+    say()
+    say("one steady-state sweep (daily backups, 100 per cluster, all copied; 168 h window):")
+    say(f"{'backups x regions':<18} {'clusters':>8} {'read':>6}  {'API calls by operation':<48} {'total':>6} {'wall':>8}")
+    for row in sweep_scaling():
+        say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
+    # Pruning needs every copy, so with it on the destinations are read whole (nothing is
+    # deleted here: the 1,000 newest are kept).
+    for row in sweep_scaling({"KEEP_NEWEST_COPIES": "1000"}, sizes=(10_000,)):
+        say(f"{row[0] + ' pruning':<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
     say()
     say("release binary size (cargo lambda build --release --arm64):")
     for name, size in binary_sizes():

@@ -64,8 +64,10 @@ REQUESTS: dict[str, dict[str, int]] = {}
 # Every DescribeBackups: region, filter sizes, whether it asked for a next page.
 DESCRIBE_BACKUPS: list[dict[str, Any]] = []
 LOCK = threading.Lock()
-# Set by install_cloudhsm: makes an aged backup of a cluster (POST /_ext/backups).
+# Set by install_cloudhsm: makes an aged backup of a cluster (POST /_ext/backups), seeds a
+# fleet's history (POST /_ext/seed).
 MAKE_BACKUP: Any = None
+SEED: Any = None
 
 
 def new_id(prefix: str) -> str:
@@ -224,8 +226,44 @@ def install_cloudhsm() -> None:
         backend.backups[backup.backup_id] = backup
         return {"BackupId": backup.backup_id}
 
-    global MAKE_BACKUP
+    def seed(region: str, clusters: int, backups: int, every_hours: float, copy_to: list[str]) -> dict:
+        """A fleet's history at once (for benchmarks): `clusters` clusters whose `backups` READY
+        backups were taken one every `every_hours` hours (newest now), each with a READY copy
+        in every `copy_to` region, as this tool would have made it."""
+        backend = models.cloudhsmv2_backends["123456789012"][region]
+        ids = []
+        cluster_ids = [
+            backend.create_cluster(None, "hsm2m.medium", None, ["subnet-0a1b2c3d"], None, None, None)["ClusterId"]
+            for _ in range(clusters)
+        ]
+        # create_cluster makes a backup of its own; the seeded history replaces it.
+        for backup_id in [b.backup_id for b in backend.backups.values() if b.cluster_id in cluster_ids]:
+            del backend.backups[backup_id]
+        now = models.utcnow()
+        for i in range(backups):
+            cluster_id = cluster_ids[i % clusters]
+            backup = models.Backup(cluster_id=cluster_id, hsm_type="hsm2m.medium", mode="DEFAULT", tag_list=[], region_name=region)
+            backup.create_timestamp = now - dt.timedelta(hours=every_hours * (i // clusters))
+            backend.backups[backup.backup_id] = backup
+            ids.append(backup.backup_id)
+            for destination in copy_to:
+                copy = models.Backup(
+                    cluster_id=None,
+                    hsm_type="hsm2m.medium",
+                    mode="DEFAULT",
+                    tag_list=[{"Key": "cloudhsm-backup-copy:source-backup-id", "Value": backup.backup_id}],
+                    source_backup=backup.backup_id,
+                    source_cluster=cluster_id,
+                    source_region=region,
+                    region_name=destination,
+                )
+                copy.create_timestamp = backup.create_timestamp
+                models.cloudhsmv2_backends["123456789012"][destination].backups[copy.backup_id] = copy
+        return {"clusters": cluster_ids, "backups": len(ids)}
+
+    global MAKE_BACKUP, SEED
     MAKE_BACKUP = make_backup
+    SEED = seed
 
     models.CloudHSMV2Backend.copy_backup_to_region = copy_backup_to_region
     models.CloudHSMV2Backend.delete_backup = delete_backup
@@ -339,6 +377,17 @@ class Control:
                 made = MAKE_BACKUP(spec.get("region", "us-east-1"), spec["clusterId"], float(spec.get("ageHours", 0)))
             except (KeyError, ValueError) as e:
                 return self.reply(start_response, "400 Bad Request", {"error": str(e)})
+            return self.reply(start_response, "200 OK", made)
+        if path == "/_ext/seed" and environ["REQUEST_METHOD"] == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            spec = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            made = SEED(
+                spec.get("region", "us-east-1"),
+                int(spec["clusters"]),
+                int(spec["backups"]),
+                float(spec.get("everyHours", 24)),
+                list(spec.get("copyTo", [])),
+            )
             return self.reply(start_response, "200 OK", made)
         if path == "/_ext/requests":
             with LOCK:
