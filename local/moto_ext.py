@@ -228,7 +228,7 @@ def install_cloudhsm() -> None:
 
     def seed(region: str, clusters: int, backups: int, every_hours: float, copy_to: list[str]) -> dict:
         """A fleet's history at once (for benchmarks): `clusters` clusters whose `backups` READY
-        backups were taken one every `every_hours` hours (newest now), each with a READY copy
+        backups were taken one every `every_hours` hours (newest half an interval ago), each with a READY copy
         in every `copy_to` region, as this tool would have made it."""
         backend = models.cloudhsmv2_backends["123456789012"][region]
         ids = []
@@ -243,7 +243,8 @@ def install_cloudhsm() -> None:
         for i in range(backups):
             cluster_id = cluster_ids[i % clusters]
             backup = models.Backup(cluster_id=cluster_id, hsm_type="hsm2m.medium", mode="DEFAULT", tag_list=[], region_name=region)
-            backup.create_timestamp = now - dt.timedelta(hours=every_hours * (i // clusters))
+            # Half an interval off the hour, so no backup sits exactly on a window's edge.
+            backup.create_timestamp = now - dt.timedelta(hours=every_hours * (i // clusters + 0.5))
             backend.backups[backup.backup_id] = backup
             ids.append(backup.backup_id)
             for destination in copy_to:
