@@ -5,7 +5,7 @@
 
 use crate::ids::{is_govcloud, is_region};
 use crate::pruning::PrunePolicy;
-use crate::selection::{ClusterSelection, parse_tag_pairs};
+use crate::selection::{ClusterSelection, parse_cluster_ids, parse_tag_pairs};
 use crate::tags::{TagPolicy, validate_tag};
 
 /// The settings start-copy runs with.
@@ -92,13 +92,11 @@ impl StartCopyConfig {
             value: text(name),
             reason,
         };
-        let mut selection = ClusterSelection::parse(&text(ENV_INCLUDE_CLUSTERS), "", "")
-            .map_err(|r| invalid(ENV_INCLUDE_CLUSTERS, r))?;
-        selection.exclude = ClusterSelection::parse("", &text(ENV_EXCLUDE_CLUSTERS), "")
-            .map_err(|r| invalid(ENV_EXCLUDE_CLUSTERS, r))?
-            .exclude;
-        selection.tags =
-            parse_tag_pairs(&text(ENV_CLUSTER_TAG_SELECTOR)).map_err(|r| invalid(ENV_CLUSTER_TAG_SELECTOR, r))?;
+        let selection = ClusterSelection {
+            include: parse_cluster_ids(&text(ENV_INCLUDE_CLUSTERS)).map_err(|r| invalid(ENV_INCLUDE_CLUSTERS, r))?,
+            exclude: parse_cluster_ids(&text(ENV_EXCLUDE_CLUSTERS)).map_err(|r| invalid(ENV_EXCLUDE_CLUSTERS, r))?,
+            tags: parse_tag_pairs(&text(ENV_CLUSTER_TAG_SELECTOR)).map_err(|r| invalid(ENV_CLUSTER_TAG_SELECTOR, r))?,
+        };
         let extra = parse_tag_pairs(&text(ENV_COPY_TAGS)).map_err(|r| invalid(ENV_COPY_TAGS, r))?;
         for (k, v) in &extra {
             validate_tag(k, v).map_err(|e| invalid(ENV_COPY_TAGS, e.to_string()))?;

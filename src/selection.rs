@@ -77,23 +77,25 @@ impl ClusterSelection {
 
     /// Parses the settings' text forms; errors name the problem.
     pub fn parse(include: &str, exclude: &str, tags: &str) -> Result<Self, String> {
-        let ids = |raw: &str, what: &str| -> Result<Vec<String>, String> {
-            split_list(raw)
-                .map(|id| {
-                    if is_cluster_id(id) {
-                        Ok(id.to_owned())
-                    } else {
-                        Err(format!("{what}: {id:?} is not a cluster id"))
-                    }
-                })
-                .collect()
-        };
         Ok(Self {
-            include: ids(include, "include")?,
-            exclude: ids(exclude, "exclude")?,
+            include: parse_cluster_ids(include).map_err(|e| format!("include: {e}"))?,
+            exclude: parse_cluster_ids(exclude).map_err(|e| format!("exclude: {e}"))?,
             tags: parse_tag_pairs(tags)?,
         })
     }
+}
+
+/// A comma-separated list of cluster ids, each checked against the API's pattern.
+pub fn parse_cluster_ids(raw: &str) -> Result<Vec<String>, String> {
+    split_list(raw)
+        .map(|id| {
+            if is_cluster_id(id) {
+                Ok(id.to_owned())
+            } else {
+                Err(format!("{id:?} is not a cluster id"))
+            }
+        })
+        .collect()
 }
 
 /// Comma-separated, trimmed, empty items dropped.
