@@ -33,7 +33,8 @@ help:
 	@echo "make demo   - run the whole flow against the local AWS stack"
 	@echo "make test   - everything CI checks (fmt, clippy, cargo-deny, unit and property tests,"
 	@echo "              template/ASL validation with checkov, integration and reliability tests)"
-	@echo "make bench  - init time, memory and binary size against a Python boto3 handler"
+	@echo "make bench  - init time, memory, sweep API calls, transitions per copy and binary size,"
+	@echo "              against a Python boto3 handler"
 	@echo "make deploy - sam build && sam deploy --guided (with the pinned SAM CLI)"
 
 $(VENV)/.installed: tools/requirements.lock
@@ -95,9 +96,10 @@ test: fmt-check clippy deny unit validate integration
 demo: $(VENV)/.installed build
 	$(PY) local/demo.py
 
-# Figures, not tests: init time, memory and binary size against a Python boto3 handler.
+# Figures, not tests: init time, memory, sweep API calls and binary size against a Python boto3
+# handler, and state transitions / detection delay per copy on the real state machine.
 bench: $(VENV)/.installed $(BENCH_VENV)/.installed
-	cargo build --locked --release --bins
+	cargo build --locked --release --bins --examples
 	cargo lambda build --locked --release --arm64
 	$(PY) bench/bench.py
 

@@ -1,5 +1,6 @@
 """`make bench`: cost and speed figures, measured in one run on the local stack, with ratios
-against a Python boto3 handler doing the same job (bench/python_handler, comparison only).
+against a Python boto3 handler doing the same job (bench/python_handler, comparison only), and
+per copied backup on the real state machine (bench/per_copy.py).
 
 Prints a table; asserts nothing (benchmarks are not tests)."""
 
@@ -16,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "local"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import per_copy  # noqa: E402
 from runtime_api import measure  # noqa: E402
-from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, schedule_event  # noqa: E402
+from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, prune_event, schedule_event  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 BENCH_PYTHON = ROOT / ".tools" / "bench" / "bin" / "python"
@@ -72,7 +74,7 @@ def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str]]:
 SWEEP_REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
 
 
-def sweep_scaling(extra_env: dict[str, str] | None = None, sizes=(100, 1_000, 10_000)) -> list[tuple[str, ...]]:
+def sweep_scaling(extra_env: dict[str, str] | None = None, sizes=(100, 1_000, 10_000), event: dict | None = None) -> list[tuple[str, ...]]:
     """API calls and wall time of one steady-state sweep (every backup already copied) over a
     history of daily backups, 100 per cluster, copied to 3 regions."""
     rows = []
@@ -82,7 +84,7 @@ def sweep_scaling(extra_env: dict[str, str] | None = None, sizes=(100, 1_000, 10
             stack.control("POST", "seed", {"clusters": clusters, "backups": backups, "everyHours": 24, "copyTo": list(SWEEP_REGIONS)})
             stack.control("POST", "requests")
             env = {**function_env(stack), "DESTINATION_REGIONS": ",".join(SWEEP_REGIONS), **(extra_env or {})}
-            m = measure([str(ROOT / "target" / "release" / "start-copy")], env, schedule_event(), timeout=600)
+            m = measure([str(ROOT / "target" / "release" / "start-copy")], env, event or schedule_event(), timeout=600)
             counts = stack.control("GET", "requests")["counts"]
             if not isinstance(m.response, dict) or m.response.get("started") != []:
                 raise RuntimeError(f"the sweep did not find everything copied: {str(m.response)[:300]}")
@@ -117,10 +119,14 @@ def main() -> int:
     say(f"{'backups x regions':<18} {'clusters':>8} {'read':>6}  {'API calls by operation':<48} {'total':>6} {'wall':>8}")
     for row in sweep_scaling():
         say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
-    # Pruning needs every copy, so with it on the destinations are read whole (nothing is
+    # The daily pruning run needs every copy, so it reads the destinations whole (nothing is
     # deleted here: the 1,000 newest are kept).
-    for row in sweep_scaling({"KEEP_NEWEST_COPIES": "1000"}, sizes=(10_000,)):
-        say(f"{row[0] + ' pruning':<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
+    for row in sweep_scaling({"KEEP_NEWEST_COPIES": "1000"}, sizes=(10_000,), event=prune_event()):
+        say(f"{row[0] + ' prune':<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
+    say("(the prune row is the daily pruning run, on with KeepNewestCopies/RetentionDays; hourly sweeps stay window-sized)")
+    say()
+    with Stack.started(ROOT, release=True, log_dir=ROOT / ".stack" / "bench-logs", function_env={"RUST_LOG": "warn"}) as stack:
+        per_copy.report(say, ROOT, stack)
     say()
     say("release binary size (cargo lambda build --release --arm64):")
     for name, size in binary_sizes():

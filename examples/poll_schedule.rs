@@ -98,7 +98,7 @@ fn main() -> Result<(), String> {
     let arg = |i: usize, default: u32| args.get(i).copied().unwrap_or(default);
     let policy = PollPolicy {
         initial_wait_seconds: arg(0, 120),
-        max_wait_seconds: arg(1, 600),
+        max_wait_seconds: arg(1, 450),
         backoff_percent: arg(2, 150),
         deadline_seconds: arg(3, 86_400),
         max_copy_attempts: 3,

@@ -12,6 +12,10 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   pages DescribeBackups at 50 like AWS;
 * runs Step Functions executions for real (``execute_state_machine``), and forwards Lambda
   invokes of the named functions to ``cargo lambda watch`` (``--lambda-url``);
+* compresses time for benchmarks (``timeScale``): Wait states sleep a fraction of their
+  seconds and the tracked copy's clock skips the rest; ``copyDelays`` sets a copy time per
+  source backup, and each ``/_ext/calls`` entry reports when its copy was made, finished and
+  was first reported finished, on that clock;
 * injects faults on request: throttling, 5xx and slow answers, per service and operation, at
   a rate, from a seeded generator (the ``faults`` switch; ``GET /_ext/faults`` counts them);
 * serves a small control API: ``GET/POST /_ext/config`` (the switches above),
@@ -54,6 +58,13 @@ CONFIG: dict[str, Any] = {
     # same sequence of requests inject the same faults.
     "faults": [],
     "faultSeed": 0,
+    # Time compression for benchmarks: a Wait state of N seconds sleeps N / timeScale real
+    # seconds, and the clock of the copy its execution tracks jumps ahead by the rest, so the
+    # copy ages as if the execution had really waited N seconds. 1 = real time.
+    "timeScale": 1.0,
+    # Per source backup id: how long its copies take (emulated seconds), overriding
+    # copyDelaySeconds.
+    "copyDelays": {},
 }
 # Faults injected so far, as {"<service>:<Operation>:<kind>": count}.
 FAULTS_INJECTED: dict[str, int] = {}
@@ -64,6 +75,14 @@ REQUESTS: dict[str, dict[str, int]] = {}
 # Every DescribeBackups: region, filter sizes, whether it asked for a next page.
 DESCRIBE_BACKUPS: list[dict[str, Any]] = []
 LOCK = threading.Lock()
+# Emulated seconds skipped by compressed Wait states, per (source backup id, destination region):
+# the clock of that copy runs ahead of real time by this much.
+SKIPPED: dict[tuple[str, str], float] = {}
+
+
+def copy_clock(source_backup: str | None, region: str) -> float:
+    """Now, on the clock of the copies of `source_backup` in `region` (see timeScale)."""
+    return time.time() + SKIPPED.get((source_backup or "", region), 0.0)
 # Set by install_cloudhsm: makes an aged backup of a cluster (POST /_ext/backups), seeds a
 # fleet's history (POST /_ext/seed).
 MAKE_BACKUP: Any = None
@@ -94,10 +113,12 @@ def install_cloudhsm() -> None:
     def backup_init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_backup_init(self, *args, **kwargs)
         region = kwargs.get("region_name", "us-east-1")
+        self.region_name = region
         self.backup_id = new_id("backup-")
         self.backup_arn = f"arn:aws:cloudhsm:{region}:123456789012:backup/{self.backup_id}"
         self.ready_at = None  # set on copies still being made
         self.ends_deleted = False
+        self.call = None  # the CopyBackupToRegion entry that made this copy
 
     models.Backup.__init__ = backup_init
 
@@ -111,9 +132,10 @@ def install_cloudhsm() -> None:
 
     def settle(backend: Any) -> None:
         """Moves copies whose time has come from CREATE_IN_PROGRESS to READY or DELETED."""
-        now = time.time()
         for backup in backend.backups.values():
-            if backup.backup_state == "CREATE_IN_PROGRESS" and backup.ready_at is not None and now >= backup.ready_at:
+            if backup.backup_state != "CREATE_IN_PROGRESS" or backup.ready_at is None:
+                continue
+            if copy_clock(backup.source_backup, backup.region_name) >= backup.ready_at:
                 backup.backup_state = "DELETED" if backup.ends_deleted else "READY"
                 if backup.ends_deleted:
                     backup.delete_timestamp = models.utcnow()
@@ -121,8 +143,17 @@ def install_cloudhsm() -> None:
     original_describe = models.CloudHSMV2Backend.describe_backups
 
     def describe_backups(self: Any, *args: Any, **kwargs: Any) -> Any:
-        settle(self)
-        return original_describe(self, *args, **kwargs)
+        with LOCK:
+            settle(self)
+        backups, token = original_describe(self, *args, **kwargs)
+        # When a copy is first reported in its final state (what a poll loop notices), on its
+        # own clock: the copy's detection time for the benchmark.
+        with LOCK:
+            for backup in backups:
+                call = getattr(backup, "call", None)
+                if call is not None and call["seenFinalAt"] is None and backup.backup_state in ("READY", "DELETED"):
+                    call["seenFinalAt"] = copy_clock(backup.source_backup, backup.region_name)
+        return backups, token
 
     models.CloudHSMV2Backend.describe_backups = describe_backups
 
@@ -152,7 +183,8 @@ def install_cloudhsm() -> None:
         return backup
 
     def copy_backup_to_region(self: Any, backup_id: str, destination_region: str, tag_list: Any) -> dict:
-        settle(self)
+        with LOCK:
+            settle(self)
         source = find(self, backup_id)
         if destination_region == self.region_name:
             raise ClientError("CloudHsmInvalidRequestException", "Destination region must differ from the source region")
@@ -174,21 +206,27 @@ def install_cloudhsm() -> None:
             if CONFIG["failNextCopies"] > 0:
                 CONFIG["failNextCopies"] -= 1
                 fail = True
-            delay = float(CONFIG["copyDelaySeconds"])
-            CALLS.append(
-                {
-                    "backupId": backup_id,
-                    "sourceRegion": self.region_name,
-                    "destinationRegion": destination_region,
-                    "copyBackupId": copy.backup_id,
-                    "endsDeleted": fail,
-                    "at": time.time(),
-                }
-            )
+            delay = float(CONFIG["copyDelays"].get(backup_id, CONFIG["copyDelaySeconds"]))
+            created_at = copy_clock(backup_id, destination_region)
+            call = {
+                "backupId": backup_id,
+                "sourceRegion": self.region_name,
+                "destinationRegion": destination_region,
+                "copyBackupId": copy.backup_id,
+                "endsDeleted": fail,
+                "at": time.time(),
+                # On the copy's own clock (see timeScale): when it was made, when it reaches
+                # its final state, and when a DescribeBackups first reported that state.
+                "createdAt": created_at,
+                "finalAt": created_at + delay,
+                "seenFinalAt": None,
+            }
+            CALLS.append(call)
         # AWS: "CreateTimestamp of the destination backup will be the same as that of the source".
         copy.create_timestamp = source.create_timestamp
         copy.backup_state = "CREATE_IN_PROGRESS"
-        copy.ready_at = time.time() + delay
+        copy.ready_at = created_at + delay
+        copy.call = call
         copy.ends_deleted = fail
         destination.backups[copy.backup_id] = copy
         return {
@@ -293,6 +331,32 @@ def install_cloudhsm() -> None:
     responses.CloudHSMV2Response.copy_backup_to_region = r_copy
     responses.CloudHSMV2Response.delete_backup = r_delete
     responses.CloudHSMV2Response.modify_backup_attributes = r_modify
+
+
+def install_time_scale() -> None:
+    """Compresses Wait states by ``timeScale`` and moves the clock of the copy that the waiting
+    execution tracks (its input's sourceBackupId and destinationRegion) ahead by the time not
+    slept, so a copy that takes hours is tracked, check for check, in seconds."""
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    original = WaitFunction._wait_interval
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        scale = float(CONFIG["timeScale"])
+        if scale == 1.0 or wait_seconds <= 0:
+            return original(self, env, wait_seconds)
+        job = env.states.context_object.context_object_data["Execution"]["Input"]
+        if isinstance(job, str):
+            job = json.loads(job)
+        key = (str(job.get("sourceBackupId", "")), str(job.get("destinationRegion", "")))
+        started = time.monotonic()
+        # Returns early when the execution is stopped.
+        env.program_state_event.wait(wait_seconds / scale)
+        slept = time.monotonic() - started
+        with LOCK:
+            SKIPPED[key] = SKIPPED.get(key, 0.0) + max(0.0, wait_seconds - slept)
+
+    WaitFunction._wait_interval = wait_interval
 
 
 def install_lambda_forwarding(lambda_url: str, functions: set[str]) -> None:
@@ -457,6 +521,7 @@ def main() -> None:
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     default_user_config["lambda"]["use_docker"] = False
     install_cloudhsm()
+    install_time_scale()
     if args.lambda_url:
         install_lambda_forwarding(args.lambda_url.rstrip("/"), set(args.functions.split(",")))
 

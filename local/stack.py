@@ -107,6 +107,8 @@ class Stack:
     function_env: dict[str, str] = field(default_factory=dict)
     # False: moto and the state machine only (the benchmark runs the functions itself).
     serve_functions: bool = True
+    # Serve release builds (the benchmark) instead of debug builds.
+    release: bool = False
     log_dir: Path | None = None
     moto_port: int = 0
     lambda_port: int = 0
@@ -177,6 +179,7 @@ class Stack:
                 "--ignore-changes", "--quiet",
                 "-A", "127.0.0.1", "-P", str(self.lambda_port),
                 "--concurrency", "4",
+                *(["--release"] if self.release else []),
             ],
             env={
                 "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -351,6 +354,11 @@ def schedule_event(event_id: str = "sweep-1") -> dict:
         "resources": [f"arn:aws:events:{SOURCE_REGION}:{ACCOUNT}:rule/sweep"],
         "detail": {},
     }
+
+
+def prune_event() -> dict:
+    """The pruning schedule's constant input (template.yaml, StartCopyFunction's Prune event)."""
+    return {"action": "prune"}
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ pub struct StartCopyConfig {
     pub selection: ClusterSelection,
     /// What tags the copies carry.
     pub tag_policy: TagPolicy,
-    /// Pruning of old copies by the sweep.
+    /// Pruning of old copies, by the pruning runs (`{"action": "prune"}`).
     pub prune: PrunePolicy,
 }
 

@@ -31,8 +31,9 @@ pub enum Trigger {
     },
     /// Copy this cluster's READY backups that lack copies.
     Cluster { cluster_id: String },
-    /// Copy every READY backup in the region that lacks copies.
-    Sweep,
+    /// Copy every READY backup in the region that lacks copies; with `prune`, also apply the
+    /// pruning policy, which needs every copy in each destination (so it runs less often).
+    Sweep { prune: bool },
     /// A well-formed event that asks for nothing (e.g. a failed API call).
     Ignored { reason: String },
 }
@@ -57,12 +58,34 @@ pub enum EventError {
         field: &'static str,
         expected: &'static str,
     },
+    #[error("a pruning request is exactly {{\"action\": \"{PRUNE_ACTION}\"}}")]
+    NotAPruneRequest,
     #[error("the {BACKUP_CREATED_DETAIL_TYPE:?} event needs detail.backupId or detail.clusterId")]
     NothingNamed,
     #[error("{field} {value:?} is not a CloudHSM backup id (backup-[2-7a-zA-Z]{{11,16}})")]
     InvalidBackupId { field: &'static str, value: String },
     #[error("{field} {value:?} is not a CloudHSM cluster id (cluster-[2-7a-zA-Z]{{11,16}})")]
     InvalidClusterId { field: &'static str, value: String },
+}
+
+/// The pruning schedule's input. It is not an EventBridge envelope: the template's `Prune`
+/// schedule sends this constant instead of the scheduled event.
+pub const PRUNE_ACTION: &str = "prune";
+pub const PRUNE_ORIGIN: &str = "Prune Schedule";
+
+/// Parses the pruning schedule's input, exactly `{"action": "prune"}`.
+pub fn parse_prune_request(payload: &Value) -> Result<ParsedEvent, EventError> {
+    let exact = payload
+        .as_object()
+        .is_some_and(|o| o.len() == 1 && o.get("action").and_then(Value::as_str) == Some(PRUNE_ACTION));
+    if !exact {
+        return Err(EventError::NotAPruneRequest);
+    }
+    Ok(ParsedEvent {
+        trigger: Trigger::Sweep { prune: true },
+        origin: PRUNE_ORIGIN.to_owned(),
+        event_id: None,
+    })
 }
 
 /// Parses an EventBridge envelope into what it asks for.
@@ -73,7 +96,7 @@ pub fn parse_event(payload: &Value) -> Result<ParsedEvent, EventError> {
     let source = envelope.source.as_str();
     let detail_type = envelope.detail_type.as_str();
     let (trigger, origin) = match (source, detail_type) {
-        (SCHEDULE_SOURCE, SCHEDULED_EVENT) => (Trigger::Sweep, SCHEDULED_EVENT.to_owned()),
+        (SCHEDULE_SOURCE, SCHEDULED_EVENT) => (Trigger::Sweep { prune: false }, SCHEDULED_EVENT.to_owned()),
         (_, BACKUP_CREATED_DETAIL_TYPE) => (
             parse_backup_created(&envelope.detail)?,
             BACKUP_CREATED_DETAIL_TYPE.to_owned(),
@@ -218,8 +241,23 @@ mod tests {
     #[test]
     fn schedule_tick_is_a_sweep() {
         let parsed = parse_event(&envelope("aws.events", "Scheduled Event", json!({}))).unwrap();
-        assert_eq!(parsed.trigger, Trigger::Sweep);
+        assert_eq!(parsed.trigger, Trigger::Sweep { prune: false });
         assert_eq!(parsed.event_id.as_deref(), Some("6a7e8feb-b491-4cf7-a9f1-bf3703467718"));
+    }
+
+    #[test]
+    fn the_pruning_schedule_input_is_a_pruning_sweep_and_nothing_else_is() {
+        let parsed = parse_prune_request(&json!({"action": "prune"})).unwrap();
+        assert_eq!(parsed.trigger, Trigger::Sweep { prune: true });
+        assert_eq!(parsed.origin, PRUNE_ORIGIN);
+        for bad in [
+            json!({"action": "prune", "dryRun": false}),
+            json!({"action": "PRUNE"}),
+            json!({"action": ["prune"]}),
+            json!(["prune"]),
+        ] {
+            assert_eq!(parse_prune_request(&bad), Err(EventError::NotAPruneRequest), "{bad}");
+        }
     }
 
     #[test]

@@ -547,3 +547,87 @@ async fn a_vanished_source_fails_the_copy_step() {
     let err = svc.handle(event_file("copy-step.json"), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "NonRetryable");
 }
+
+/// A source backup taken `age_days` ago and its READY copy in us-west-2, made by this tool.
+fn copied_backup(hsm: &FakeHsm, source_id: &str, copy_id: &str, age_days: i64) {
+    let created = NOW - age_days * 86_400;
+    hsm.add("us-east-1", original(source_id, BackupState::Ready, created));
+    hsm.add("us-west-2", {
+        let mut c = original(copy_id, BackupState::Ready, created);
+        c.cluster_id = None;
+        c.source_backup = Some(source_id.into());
+        c.source_region = Some("us-east-1".into());
+        c.source_cluster = Some(CLUSTER.into());
+        c.tags = vec![
+            (TAG_SOURCE_REGION.into(), "us-east-1".into()),
+            (TAG_SOURCE_BACKUP.into(), source_id.into()),
+            (TAG_SOURCE_CLUSTER.into(), CLUSTER.into()),
+        ];
+        c
+    });
+}
+
+fn pruning_service(hsm: FakeHsm, retention_days: u32) -> StartCopy<FakeHsm, FakeSfn> {
+    let mut svc = service(hsm);
+    svc.config.destination_regions = vec!["us-west-2".into()];
+    svc.config.prune = PrunePolicy {
+        retention_days,
+        keep_newest: 0,
+        dry_run: false,
+    };
+    svc
+}
+
+#[tokio::test]
+async fn the_hourly_sweep_reads_only_the_window_and_leaves_pruning_to_the_pruning_run() {
+    let hsm = FakeHsm::default();
+    copied_backup(&hsm, SOURCE, "backup-newcopynewc", 0);
+    copied_backup(&hsm, "backup-oldoldoldol", "backup-oldcopyoldc", 5);
+    let svc = pruning_service(hsm, 2);
+
+    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert!(sweep.get("pruned").is_none(), "{sweep}");
+    assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
+
+    let run = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    assert_eq!(run["origin"], "Prune Schedule");
+    assert_eq!(
+        run["pruned"],
+        json!([{"backupId": "backup-oldcopyoldc", "destinationRegion": "us-west-2", "sourceClusterId": CLUSTER, "reason": "older than 2 days"}])
+    );
+    assert!(
+        svc.backups
+            .calls()
+            .contains(&"DeleteBackup us-west-2 backup-oldcopyoldc".to_string())
+    );
+    // It is a sweep too: nothing lacks a copy, so nothing starts.
+    assert_eq!(run["started"], json!([]));
+}
+
+#[tokio::test]
+async fn a_pruning_run_while_pruning_is_off_does_nothing() {
+    let hsm = FakeHsm::default();
+    copied_backup(&hsm, "backup-oldoldoldol", "backup-oldcopyoldc", 5);
+    let svc = pruning_service(hsm, 0);
+
+    let run = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+
+    assert_eq!(
+        run["ignored"],
+        "pruning is off (RETENTION_DAYS and KEEP_NEWEST_COPIES are 0)"
+    );
+    assert!(svc.backups.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_pruning_request_is_invalid_input_and_calls_nothing() {
+    let svc = pruning_service(FakeHsm::default(), 2);
+    for payload in [
+        json!({"action": "prune", "regions": ["us-west-2"]}),
+        json!({"action": "Prune"}),
+    ] {
+        let err = svc.handle(payload, NOW).await.unwrap_err();
+        assert_eq!(error_type(err), "InvalidInput");
+    }
+    assert!(svc.backups.calls().is_empty());
+}

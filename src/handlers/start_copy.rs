@@ -4,6 +4,7 @@
 //! Two payloads arrive here:
 //! - an EventBridge event: plan which READY source backups lack a copy in each destination and
 //!   start one tracking execution per (backup, destination), named deterministically;
+//! - `{"action": "prune"}` from the pruning schedule: a sweep that also prunes copies;
 //! - `{"action": "copy", ...}` from the state machine: request one copy, behind the guard in
 //!   [`crate::tracking::decide_copy`].
 
@@ -17,7 +18,7 @@ use tracing::{error, info, warn};
 use crate::backup::Backup;
 use crate::config::StartCopyConfig;
 use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
-use crate::event::{EventError, ParsedEvent, Trigger, parse_event};
+use crate::event::{EventError, PRUNE_ACTION, ParsedEvent, Trigger, parse_event, parse_prune_request};
 use crate::freshness::{self, Freshness};
 use crate::plan::{PlanItem, SkipReason, eligibility, plan};
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
@@ -163,13 +164,16 @@ pub struct StartCopy<B, E> {
 impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
     /// Handles either payload; the result is the summary or the copy step's result.
     pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<Value, StartCopyError> {
-        if payload.get("action").is_some() {
-            let request: CopyRequest =
-                serde_json::from_value(payload).map_err(|e| StartCopyError::CopyRequest(e.to_string()))?;
-            let result = self.copy_step(request, now).await?;
-            return Ok(serde_json::to_value(result).unwrap_or_default());
-        }
-        let event = parse_event(&payload)?;
+        let event = match payload.get("action") {
+            Some(action) if action.as_str() == Some(PRUNE_ACTION) => parse_prune_request(&payload)?,
+            Some(_) => {
+                let request: CopyRequest =
+                    serde_json::from_value(payload).map_err(|e| StartCopyError::CopyRequest(e.to_string()))?;
+                let result = self.copy_step(request, now).await?;
+                return Ok(serde_json::to_value(result).unwrap_or_default());
+            }
+            None => parse_event(&payload)?,
+        };
         let summary = self.run(event, now).await?;
         info!(
             origin = %summary.origin,
@@ -227,7 +231,13 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 };
                 (self.backups.describe_backups(source, query).await?, Some(window_start))
             }
-            Trigger::Sweep => {
+            Trigger::Sweep { prune: true } if !config.prune.is_enabled() => {
+                let reason = "pruning is off (RETENTION_DAYS and KEEP_NEWEST_COPIES are 0)";
+                info!(reason, "event ignored");
+                summary.ignored = Some(reason.to_owned());
+                return Ok(summary);
+            }
+            Trigger::Sweep { .. } => {
                 let query = BackupQuery::AllReady {
                     since: Some(window_start),
                 };
@@ -244,15 +254,16 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             .filter(|b| eligibility(b, window).is_ok())
             .map(|b| b.id.clone())
             .collect();
-        let sweep = matches!(event.trigger, Trigger::Sweep);
+        let sweep = matches!(event.trigger, Trigger::Sweep { .. });
+        let prune = matches!(event.trigger, Trigger::Sweep { prune: true });
         let mut copies = HashMap::new();
         let mut reachable = Vec::new();
         if !eligible.is_empty() || sweep {
             for region in &config.destination_regions {
                 // A sweep reads each destination's copies of the window, newest first, page by page
-                // (not one lookup per backup), for planning and freshness; pruning needs the whole
-                // region. An event looks up only its backups' copies.
-                let since = (!config.prune.is_enabled()).then_some(window_start);
+                // (not one lookup per backup), for planning and freshness; a pruning run needs the
+                // whole region. An event looks up only its backups' copies.
+                let since = (!prune).then_some(window_start);
                 let query = if sweep {
                     BackupQuery::All { since }
                 } else {
@@ -290,7 +301,9 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                     emit_metric(&freshness::emf_line(&figure, now));
                     summary.freshness.push(figure);
                 }
-                self.prune(region, in_region, now, &mut summary).await;
+                if prune {
+                    self.prune(region, in_region, now, &mut summary).await;
+                }
             }
         }
         Ok(summary)
@@ -330,7 +343,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             return Ok(sources);
         }
         let source = self.config.source_region.as_str();
-        let sweep = matches!(trigger, Trigger::Sweep);
+        let sweep = matches!(trigger, Trigger::Sweep { .. });
         let clusters = if sweep {
             // A sweep lists every cluster once: it needs tags and reports unknown configured ids.
             self.backups.describe_clusters(source, None).await?

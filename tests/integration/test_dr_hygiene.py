@@ -2,7 +2,7 @@
 
 import json
 
-from stack import DESTINATION_REGIONS, backup_created_event, schedule_event
+from stack import DESTINATION_REGIONS, backup_created_event, prune_event, schedule_event
 
 REGIONS = list(DESTINATION_REGIONS)
 
@@ -26,7 +26,11 @@ def test_pruning_dry_run_changes_nothing_and_real_mode_deletes_exactly_the_chose
     copy_all(stack, cluster_id, [newest, old, older, recent])
 
     stack.restart_functions(RETENTION_DAYS="2", LOOKBACK_HOURS="24", PRUNE_DRY_RUN="true")
-    dry, error = stack.invoke("start-copy", schedule_event("dry"))
+    # The hourly sweep reads only the window and never prunes; the pruning run does.
+    sweep, error = stack.invoke("start-copy", schedule_event("sweep"))
+    assert error is None, sweep
+    assert "wouldPrune" not in sweep and "pruned" not in sweep
+    dry, error = stack.invoke("start-copy", prune_event())
     assert error is None, dry
     print(f"dry run would prune {len(dry['wouldPrune'])} copies")
     assert sorted((p["destinationRegion"], p["reason"]) for p in dry["wouldPrune"]) == sorted(
@@ -37,7 +41,7 @@ def test_pruning_dry_run_changes_nothing_and_real_mode_deletes_exactly_the_chose
         assert copy_states(stack, b) == {r: ["READY"] for r in REGIONS}
 
     stack.restart_functions(PRUNE_DRY_RUN="false")
-    real, error = stack.invoke("start-copy", schedule_event("real"))
+    real, error = stack.invoke("start-copy", prune_event())
     assert error is None, real
     pruned_ids = {p["backupId"] for p in real["pruned"]}
     expected = {c["BackupId"] for b in (old, older) for r in REGIONS for c in stack.copies(b, r)}
@@ -47,9 +51,11 @@ def test_pruning_dry_run_changes_nothing_and_real_mode_deletes_exactly_the_chose
     for b in (newest, recent):
         assert copy_states(stack, b) == {r: ["READY"] for r in REGIONS}
 
-    # The next sweep neither prunes again nor re-copies what was pruned.
-    again, _ = stack.invoke("start-copy", schedule_event("again"))
+    # The next runs neither prune again nor re-copy what was pruned.
+    again, _ = stack.invoke("start-copy", prune_event())
     assert again["started"] == [] and "pruned" not in again
+    sweep, _ = stack.invoke("start-copy", schedule_event("after"))
+    assert sweep["started"] == []
 
 
 def test_keep_newest_never_deletes_the_newest_or_never_expires_copies(stack):
@@ -61,7 +67,7 @@ def test_keep_newest_never_deletes_the_newest_or_never_expires_copies(stack):
     stack.hsm("us-west-2").modify_backup_attributes(BackupId=pinned, NeverExpires=True)
 
     stack.restart_functions(KEEP_NEWEST_COPIES="1")
-    summary, error = stack.invoke("start-copy", schedule_event())
+    summary, error = stack.invoke("start-copy", prune_event())
 
     assert error is None, summary
     pruned = sorted((p["destinationRegion"], p["backupId"]) for p in summary["pruned"])
