@@ -7,13 +7,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cloudhsm_backup_copy::backup::{Backup, BackupState};
 use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
 use cloudhsm_backup_copy::event::parse_event;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
-use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
+use cloudhsm_backup_copy::handlers::start_copy::{START_CONCURRENCY, StartCopy};
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
@@ -145,10 +146,19 @@ impl BackupApi for FakeHsm {
 struct FakeSfn {
     executions: Mutex<HashMap<String, (String, ExecutionStatus)>>,
     starts: Mutex<Vec<String>>,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 impl ExecutionApi for FakeSfn {
     async fn start_execution(&self, name: &str, input: &str) -> Result<StartOutcome, AwsError> {
+        // Like a network call: the caller may start others before this one answers.
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.starts.lock().unwrap().push(name.into());
         let mut executions = self.executions.lock().unwrap();
         let arn = format!("arn:aws:states:us-east-1:123456789012:execution:tracker:{name}");
@@ -630,4 +640,33 @@ async fn a_malformed_pruning_request_is_invalid_input_and_calls_nothing() {
         assert_eq!(error_type(err), "InvalidInput");
     }
     assert!(svc.backups.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_first_sweep_starts_a_few_executions_at_a_time_and_reports_them_in_plan_order() {
+    let hsm = FakeHsm::default();
+    let ids: Vec<String> = (0..30).map(|i| format!("backup-{i:0>2}abcdefghij")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        hsm.add("us-east-1", original(id, BackupState::Ready, NOW - 60 * i as i64));
+    }
+    let svc = service(hsm);
+
+    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+
+    let started: Vec<&str> = summary["started"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["executionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(started.len(), 60);
+    let names: Vec<String> = svc.executions.executions.lock().unwrap().keys().cloned().collect();
+    assert_eq!(names.len(), 60);
+    // Reported in plan order (backup by backup, region by region), whatever order they finished in.
+    let planned: Vec<String> = ids
+        .iter()
+        .flat_map(|id| ["us-west-2", "eu-west-1"].map(|r| format!("{id}-to-{r}-0")))
+        .collect();
+    assert_eq!(started, planned);
+    assert_eq!(svc.executions.most_in_flight.load(Ordering::SeqCst), START_CONCURRENCY);
 }

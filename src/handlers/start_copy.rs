@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use futures_util::{StreamExt, stream};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +28,12 @@ use crate::selection::NotSelected;
 use crate::tags::TagError;
 use crate::time::{self, EpochSeconds, to_rfc3339};
 use crate::tracking::{CopyJob, CopyOutcome, CopyRequest, CopyResult, TrackingError, decide_copy};
+
+/// StartExecution calls in flight at once: a first sweep over a large fleet starts thousands,
+/// one at a time they would take minutes. Step Functions allows StartExecution bursts of
+/// hundreds per second per account and region; 8 stays far inside that, and the SDK retries a
+/// throttled call.
+pub const START_CONCURRENCY: usize = 8;
 
 /// The summary lists at most this many skipped items (a sweep may skip thousands); the
 /// counts are always complete.
@@ -146,13 +153,46 @@ impl Summary {
     }
 
     fn fail(&mut self, source_backup_id: &str, destination_region: &str, error: &AwsError) {
-        self.failed.push(Failed {
-            source_backup_id: source_backup_id.to_owned(),
-            destination_region: destination_region.to_owned(),
+        self.failed.push(Failed::from_aws(
+            source_backup_id.to_owned(),
+            destination_region.to_owned(),
+            error,
+        ));
+    }
+
+    fn record(&mut self, result: StartResult) {
+        match result {
+            StartResult::Started(started) => self.started.push(started),
+            StartResult::Skipped {
+                backup_id,
+                region,
+                reason,
+            } => self.skip(&backup_id, Some(&region), reason),
+            StartResult::Failed(failed) => self.failed.push(failed),
+        }
+    }
+}
+
+impl Failed {
+    fn from_aws(source_backup_id: String, destination_region: String, error: &AwsError) -> Self {
+        Self {
+            source_backup_id,
+            destination_region,
             error: error.to_string(),
             retryable: error.is_retryable(),
-        });
+        }
     }
+}
+
+/// What starting one tracking execution came to.
+enum StartResult {
+    Started(Started),
+    Skipped {
+        backup_id: String,
+        region: String,
+        reason: SkipReason,
+    },
+    Failed(Failed),
 }
 
 pub struct StartCopy<B, E> {
@@ -284,6 +324,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             }
         }
 
+        let mut jobs = Vec::new();
         for item in plan(&sources, source, &reachable, &copies, window) {
             match item {
                 PlanItem::Skip {
@@ -291,8 +332,17 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                     destination_region,
                     reason,
                 } => summary.skip(&backup_id, destination_region.as_deref(), reason),
-                PlanItem::Copy(job) => self.start(job, &mut summary).await,
+                PlanItem::Copy(job) => jobs.push(job),
             }
+        }
+        // A first sweep may start thousands of executions: a few at a time, in plan order.
+        let results: Vec<StartResult> = stream::iter(jobs)
+            .map(|job| self.start(job))
+            .buffered(START_CONCURRENCY)
+            .collect()
+            .await;
+        for result in results {
+            summary.record(result);
         }
         if sweep {
             for region in &reachable {
@@ -388,28 +438,28 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
     }
 
     /// Starts the job's tracking execution (which makes the copy).
-    async fn start(&self, job: CopyJob, summary: &mut Summary) {
+    /// Starts one tracking execution; the outcome goes into the summary afterwards, so that
+    /// several starts can run at once.
+    async fn start(&self, job: CopyJob) -> StartResult {
         let name = job.execution_name();
         let region = job.destination_region.clone();
         let backup_id = job.source_backup_id.clone();
         match self.executions.start_execution(&name, &job.execution_input()).await {
             Ok(StartOutcome::Started { execution_arn }) => {
                 info!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, "copy tracking started");
-                summary.started.push(Started {
+                StartResult::Started(Started {
                     source_backup_id: backup_id,
                     destination_region: region,
                     execution_name: name,
                     execution_arn,
-                });
+                })
             }
             Ok(StartOutcome::AlreadyExists) => match self.executions.execution_status(&name).await {
-                Ok(Some(ExecutionStatus::Running)) => {
-                    summary.skip(
-                        &backup_id,
-                        Some(&region),
-                        SkipReason::AlreadyTracking { execution_name: name },
-                    );
-                }
+                Ok(Some(ExecutionStatus::Running)) => StartResult::Skipped {
+                    backup_id,
+                    region,
+                    reason: SkipReason::AlreadyTracking { execution_name: name },
+                },
                 Ok(status) => {
                     // The name is taken by an execution that closed without leaving a live copy
                     // (or vanished): starting again would be refused, so say so loudly.
@@ -418,20 +468,20 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                         _ => "unknown".to_owned(),
                     };
                     warn!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, status = %status, "tracking execution already closed without a live copy");
-                    summary.failed.push(Failed {
+                    StartResult::Failed(Failed {
                         source_backup_id: backup_id,
                         destination_region: region,
                         error: format!(
                             "execution {name} already ran ({status}) and no live copy exists; it cannot be started again under the same name"
                         ),
                         retryable: false,
-                    });
+                    })
                 }
-                Err(e) => summary.fail(&backup_id, &region, &e),
+                Err(e) => StartResult::Failed(Failed::from_aws(backup_id, region, &e)),
             },
             Err(e) => {
                 error!(source_backup_id = %backup_id, destination_region = %region, error = %e, "cannot start copy tracking");
-                summary.fail(&backup_id, &region, &e);
+                StartResult::Failed(Failed::from_aws(backup_id, region, &e))
             }
         }
     }

@@ -155,6 +155,15 @@ def test_function_settings_match_what_the_code_reads():
     assert set(variables) == known
 
 
+def test_the_pruning_schedule_sends_what_start_copy_parses_as_a_pruning_run():
+    code = (ROOT / "src" / "event.rs").read_text()
+    action = re.search(r'pub const PRUNE_ACTION: &str = "(\w+)";', code).group(1)
+    events = template()["Resources"]["StartCopyFunction"]["Properties"]["Events"]
+    assert json.loads(events["Prune"]["Properties"]["Input"]) == {"action": action}
+    # The hourly sweep gets the scheduled event itself, which never prunes.
+    assert "Input" not in events["Sweep"]["Properties"]
+
+
 def test_task_timeouts_outlast_the_functions_they_run():
     # Step Functions must not give up on a Lambda that is still running (the copy might land
     # after the task was declared failed), so each task allows its function's timeout and more.
