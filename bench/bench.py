@@ -100,6 +100,29 @@ def sweep_scaling(extra_env: dict[str, str] | None = None, sizes=(100, 1_000, 10
     return rows
 
 
+def first_sweep(clusters: int = 143, per_cluster: int = 7) -> tuple[str, ...]:
+    """The first sweep after deploying over a fleet with nothing copied yet: every backup of the
+    window needs a copy in every region, so it starts one execution each (recorded, not run)."""
+    with Stack.started(ROOT, serve_functions=False, execute=False, log_dir=ROOT / ".stack" / "bench-logs") as stack:
+        stack.control("POST", "seed", {"clusters": clusters, "backups": clusters * per_cluster, "everyHours": 24, "copyTo": []})
+        stack.control("POST", "requests")
+        env = {**function_env(stack), "DESTINATION_REGIONS": ",".join(SWEEP_REGIONS)}
+        m = measure([str(ROOT / "target" / "release" / "start-copy")], env, schedule_event(), timeout=600)
+        counts = stack.control("GET", "requests")["counts"]
+    expected = clusters * per_cluster * len(SWEEP_REGIONS)
+    if not isinstance(m.response, dict) or m.response.get("startedCount") != expected:
+        raise RuntimeError(f"the first sweep did not start {expected} executions: {str(m.response)[:300]}")
+    by_op = {op.split(":", 1)[1]: sum(per.values()) for op, per in counts.items()}
+    return (
+        f"{clusters * per_cluster:,} x {len(SWEEP_REGIONS)} first",
+        f"{clusters}",
+        f"{m.response['examined']}",
+        ", ".join(f"{op} {n}" for op, n in sorted(by_op.items())),
+        f"{sum(by_op.values())}",
+        f"{m.invoke_seconds * 1000:.0f} ms",
+    )
+
+
 def binary_sizes() -> list[tuple[str, str]]:
     out = ROOT / "target" / "lambda"
     return [(b, f"{(out / b / 'bootstrap').stat().st_size / 2**20:.2f} MiB") for b in ("start-copy", "check-copy")]
@@ -123,7 +146,10 @@ def main() -> int:
     # deleted here: the 1,000 newest are kept).
     for row in sweep_scaling({"KEEP_NEWEST_COPIES": "1000"}, sizes=(10_000,), event=prune_event()):
         say(f"{row[0] + ' prune':<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
-    say("(the prune row is the daily pruning run, on with KeepNewestCopies/RetentionDays; hourly sweeps stay window-sized)")
+    row = first_sweep()
+    say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
+    say("(prune: the daily pruning run, which reads destinations whole; first: the first sweep after")
+    say(" deploying, nothing copied yet, one StartExecution per backup and region, 8 in flight)")
     say()
     with Stack.started(ROOT, release=True, log_dir=ROOT / ".stack" / "bench-logs", function_env={"RUST_LOG": "warn"}) as stack:
         per_copy.report(say, ROOT, stack)

@@ -510,6 +510,7 @@ def main() -> None:
     parser.add_argument("--lambda-url", help="cargo lambda watch address, e.g. http://127.0.0.1:9000")
     parser.add_argument("--functions", default="start-copy,check-copy")
     parser.add_argument("--copy-delay", type=float, default=CONFIG["copyDelaySeconds"])
+    parser.add_argument("--no-execute", action="store_true", help="record Step Functions executions without running them")
     args = parser.parse_args()
 
     # Step Functions' Lambda tasks call back into this server on MOTO_PORT.
@@ -518,7 +519,7 @@ def main() -> None:
 
     from moto.core.config import default_user_config
 
-    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    default_user_config["stepfunctions"]["execute_state_machine"] = not args.no_execute
     default_user_config["lambda"]["use_docker"] = False
     install_cloudhsm()
     install_time_scale()

@@ -109,6 +109,8 @@ class Stack:
     serve_functions: bool = True
     # Serve release builds (the benchmark) instead of debug builds.
     release: bool = False
+    # False: executions are recorded, not run (the benchmark's sweeps start thousands).
+    execute: bool = True
     log_dir: Path | None = None
     moto_port: int = 0
     lambda_port: int = 0
@@ -145,6 +147,7 @@ class Stack:
                 "--port", str(self.moto_port),
                 "--lambda-url", f"http://127.0.0.1:{self.lambda_port}",
                 "--copy-delay", str(self.copy_delay),
+                *([] if self.execute else ["--no-execute"]),
             ],
             env={},
         )

@@ -14,7 +14,7 @@ use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
 use cloudhsm_backup_copy::event::parse_event;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
-use cloudhsm_backup_copy::handlers::start_copy::{START_CONCURRENCY, StartCopy};
+use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy};
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
@@ -645,7 +645,7 @@ async fn a_malformed_pruning_request_is_invalid_input_and_calls_nothing() {
 #[tokio::test]
 async fn a_first_sweep_starts_a_few_executions_at_a_time_and_reports_them_in_plan_order() {
     let hsm = FakeHsm::default();
-    let ids: Vec<String> = (0..30).map(|i| format!("backup-{i:0>2}abcdefghij")).collect();
+    let ids: Vec<String> = (0..60).map(|i| format!("backup-{i:0>2}abcdefghij")).collect();
     for (i, id) in ids.iter().enumerate() {
         hsm.add("us-east-1", original(id, BackupState::Ready, NOW - 60 * i as i64));
     }
@@ -659,14 +659,16 @@ async fn a_first_sweep_starts_a_few_executions_at_a_time_and_reports_them_in_pla
         .iter()
         .map(|s| s["executionName"].as_str().unwrap())
         .collect();
-    assert_eq!(started.len(), 60);
+    // The response lists the first 100 and counts them all (a Lambda response is at most 6 MB).
+    assert_eq!(started.len(), MAX_LISTED);
+    assert_eq!(summary["startedCount"], 120);
     let names: Vec<String> = svc.executions.executions.lock().unwrap().keys().cloned().collect();
-    assert_eq!(names.len(), 60);
+    assert_eq!(names.len(), 120);
     // Reported in plan order (backup by backup, region by region), whatever order they finished in.
     let planned: Vec<String> = ids
         .iter()
         .flat_map(|id| ["us-west-2", "eu-west-1"].map(|r| format!("{id}-to-{r}-0")))
         .collect();
-    assert_eq!(started, planned);
+    assert_eq!(started, planned[..MAX_LISTED]);
     assert_eq!(svc.executions.most_in_flight.load(Ordering::SeqCst), START_CONCURRENCY);
 }

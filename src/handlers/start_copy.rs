@@ -35,9 +35,9 @@ use crate::tracking::{CopyJob, CopyOutcome, CopyRequest, CopyResult, TrackingErr
 /// throttled call.
 pub const START_CONCURRENCY: usize = 8;
 
-/// The summary lists at most this many skipped items (a sweep may skip thousands); the
-/// counts are always complete.
-pub const MAX_LISTED_SKIPS: usize = 100;
+/// The summary lists at most this many items of each kind (a first sweep may start, skip or
+/// fail thousands, and a Lambda response is at most 6 MB); the counts are always complete.
+pub const MAX_LISTED: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartCopyError {
@@ -89,7 +89,9 @@ pub struct Summary {
     pub ignored: Option<String>,
     /// Source backups looked at.
     pub examined: usize,
+    /// The first [`MAX_LISTED`] executions started; `started_count` counts them all.
     pub started: Vec<Started>,
+    pub started_count: usize,
     pub skipped: Vec<Skipped>,
     /// Skips by reason, complete even when `skipped` is truncated.
     pub skipped_counts: HashMap<String, usize>,
@@ -99,13 +101,33 @@ pub struct Summary {
     /// Sweeps only: age of the newest READY copy per cluster and destination.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub freshness: Vec<Freshness>,
-    /// Sweeps only: copies deleted by the pruning policy.
+    /// Pruning runs only: copies deleted by the pruning policy (listed up to [`MAX_LISTED`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pruned: Vec<Prune>,
-    /// Sweeps only, in dry-run mode: copies the pruning policy would delete.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pruned_count: usize,
+    /// Pruning runs only, in dry-run mode: copies the pruning policy would delete.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_prune: Vec<Prune>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub would_prune_count: usize,
+    /// The first [`MAX_LISTED`] failures; `failed_count` counts them all.
     pub failed: Vec<Failed>,
+    pub failed_count: usize,
+    /// Failures that retrying the event cannot fix.
+    #[serde(skip)]
+    pub non_retryable_failures: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn push_listed<T>(list: &mut Vec<T>, count: &mut usize, item: T) {
+    *count += 1;
+    if list.len() < MAX_LISTED {
+        list.push(item);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,7 +165,7 @@ impl Summary {
             .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_owned))
             .unwrap_or_default();
         *self.skipped_counts.entry(key).or_default() += 1;
-        if self.skipped.len() < MAX_LISTED_SKIPS {
+        if self.skipped.len() < MAX_LISTED {
             self.skipped.push(Skipped {
                 source_backup_id: source_backup_id.to_owned(),
                 destination_region: destination_region.map(str::to_owned),
@@ -153,22 +175,29 @@ impl Summary {
     }
 
     fn fail(&mut self, source_backup_id: &str, destination_region: &str, error: &AwsError) {
-        self.failed.push(Failed::from_aws(
+        self.add_failure(Failed::from_aws(
             source_backup_id.to_owned(),
             destination_region.to_owned(),
             error,
         ));
     }
 
+    fn add_failure(&mut self, failed: Failed) {
+        if !failed.retryable {
+            self.non_retryable_failures += 1;
+        }
+        push_listed(&mut self.failed, &mut self.failed_count, failed);
+    }
+
     fn record(&mut self, result: StartResult) {
         match result {
-            StartResult::Started(started) => self.started.push(started),
+            StartResult::Started(started) => push_listed(&mut self.started, &mut self.started_count, started),
             StartResult::Skipped {
                 backup_id,
                 region,
                 reason,
             } => self.skip(&backup_id, Some(&region), reason),
-            StartResult::Failed(failed) => self.failed.push(failed),
+            StartResult::Failed(failed) => self.add_failure(failed),
         }
     }
 }
@@ -218,20 +247,21 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         info!(
             origin = %summary.origin,
             examined = summary.examined,
-            started = summary.started.len(),
+            started = summary.started_count,
             skipped = summary.skipped_counts.values().sum::<usize>(),
-            failed = summary.failed.len(),
+            pruned = summary.pruned_count,
+            failed = summary.failed_count,
             "event handled"
         );
         if let Some(first) = summary.failed.first() {
             return Err(StartCopyError::Incomplete {
-                failed: summary.failed.len(),
-                attempted: summary.failed.len() + summary.started.len(),
+                failed: summary.failed_count,
+                attempted: summary.failed_count + summary.started_count,
                 first: format!(
                     "{} to {}: {}",
                     first.source_backup_id, first.destination_region, first.error
                 ),
-                retryable: summary.failed.iter().all(|f| f.retryable),
+                retryable: summary.non_retryable_failures == 0,
             });
         }
         Ok(serde_json::to_value(summary).unwrap_or_default())
@@ -365,13 +395,13 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         for chosen in pruning::choose(policy, &self.config.source_region, region, copies, now) {
             if policy.dry_run {
                 info!(backup_id = %chosen.backup_id, destination_region = %region, reason = %chosen.reason, "would prune copy (dry run)");
-                summary.would_prune.push(chosen);
+                push_listed(&mut summary.would_prune, &mut summary.would_prune_count, chosen);
                 continue;
             }
             match self.backups.delete_backup(region, &chosen.backup_id).await {
                 Ok(()) => {
                     info!(backup_id = %chosen.backup_id, destination_region = %region, reason = %chosen.reason, "pruned copy");
-                    summary.pruned.push(chosen);
+                    push_listed(&mut summary.pruned, &mut summary.pruned_count, chosen);
                 }
                 Err(e) => {
                     error!(backup_id = %chosen.backup_id, destination_region = %region, error = %e, "cannot prune copy");
