@@ -139,15 +139,15 @@ def main() -> int:
         say(f"{row[0]:<44} {row[1]:>16} {row[2]:>14} {row[3]:>7}")
     say()
     say("one steady-state sweep (daily backups, 100 per cluster, all copied; 168 h window):")
-    say(f"{'backups x regions':<18} {'clusters':>8} {'read':>6}  {'API calls by operation':<48} {'total':>6} {'wall':>8}")
+    say(f"{'backups x regions':<18} {'clusters':>8} {'read':>6}  {'API calls by operation':<48} {'total':>6} {'wall':>9}")
     for row in sweep_scaling():
-        say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
+        say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>9}")
     # The daily pruning run needs every copy, so it reads the destinations whole (nothing is
     # deleted here: the 1,000 newest are kept).
     for row in sweep_scaling({"KEEP_NEWEST_COPIES": "1000"}, sizes=(10_000,), event=prune_event()):
-        say(f"{row[0] + ' prune':<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
+        say(f"{row[0] + ' prune':<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>9}")
     row = first_sweep()
-    say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>8}")
+    say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>9}")
     say("(prune: the daily pruning run, which reads destinations whole; first: the first sweep after")
     say(" deploying, nothing copied yet, one StartExecution per backup and region, 8 in flight)")
     say()

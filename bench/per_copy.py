@@ -206,7 +206,7 @@ def report(say: Any, root: Path, stack: Stack) -> None:
         f"{time.monotonic() - started:.0f} s for {len(runs)} executions):"
     )
     say(
-        f"{'schedule':<30} {'copy':>7} {'checks':>6} {'check-copy':>10} {'transitions':>11} {'history':>7} "
+        f"{'schedule':<30} {'copy':>8} {'checks':>6} {'check-copy':>10} {'transitions':>11} {'history':>7} "
         f"{'detection delay':>15} {'of copy':>7} {'worst case':>10} {'of copy':>7} {'$ / 1,000 copies':>16}"
     )
     for r in runs:
