@@ -44,30 +44,63 @@ def function_env(stack: Stack) -> dict[str, str]:
     }
 
 
-def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str]]:
-    """Init time and peak RSS of start-copy (release) and the Python handler, same event."""
-    rust = [str(ROOT / "target" / "release" / "start-copy")]
-    python = [str(BENCH_PYTHON), "-m", "awslambdaric", "handler.lambda_handler"]
+def check_event(backup_id: str) -> dict:
+    """check-copy's input for the first check of a copy just requested (none is visible yet, so
+    both sides answer WAIT after one DescribeBackups)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "job": {"sourceBackupId": backup_id, "sourceClusterId": None, "sourceRegion": SOURCE_REGION,
+                "destinationRegion": DESTINATION_REGIONS[0], "priorCopies": 0},
+        "loop": {"attempt": 1, "checks": 0, "waitSeconds": 0, "startedAt": now},
+        "copy": {"outcome": "COPY_REQUESTED", "attempt": 1, "requestedAt": now},
+        "policy": {"initialWaitSeconds": "120", "maxWaitSeconds": "450", "backoffPercent": "150",
+                   "deadlineSeconds": "86400", "maxCopyAttempts": "3", "visibilityGraceSeconds": "300"},
+    }
+
+
+def start_copy_did_the_work(response) -> bool:
+    return isinstance(response, dict) and len(response.get("started") or []) == len(DESTINATION_REGIONS)
+
+
+def check_copy_did_the_work(response) -> bool:
+    return isinstance(response, dict) and response.get("check", {}).get("next") == "WAIT"
+
+
+FUNCTIONS = (
+    # function, Python handler, its event for a fresh (cluster, backup), what its answer must be
+    ("start-copy", "handler.lambda_handler",
+     lambda cluster_id, backup_id, i: backup_created_event(backup_id, cluster_id, event_id=f"bench-{i}"), start_copy_did_the_work),
+    ("check-copy", "check.lambda_handler", lambda cluster_id, backup_id, i: check_event(backup_id), check_copy_did_the_work),
+)
+
+
+def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str, str]]:
+    """Init time and peak RSS of each function (release build) and its Python counterpart,
+    served the same event the same way; medians of RUNS runs, alternating."""
     env = function_env(stack)
-    results: dict[str, list] = {"rust": [], "python": []}
-    for i in range(RUNS):
-        for name, argv, extra in (("rust", rust, {}), ("python", python, {"PYTHONPATH": str(ROOT / "bench" / "python_handler")})):
-            cluster_id, backup_id = stack.create_cluster()
-            m = measure(argv, {**env, **extra}, backup_created_event(backup_id, cluster_id, event_id=f"{name}-{i}"))
-            started = m.response.get("started") if isinstance(m.response, dict) else None
-            if not started or len(started) != len(DESTINATION_REGIONS):
-                raise RuntimeError(f"{name} did not do the work: {m.response}")
-            results[name].append(m)
-    med = lambda name, attr: statistics.median(getattr(m, attr) for m in results[name])  # noqa: E731
     rows = []
-    for label, attr, unit, scale in (
-        ("init (process start -> ready)", "init_seconds", "ms", 1000),
-        ("first invocation (3 API calls + 2 starts)", "invoke_seconds", "ms", 1000),
-        ("peak RSS after init", "init_peak_rss_kib", "MiB", 1 / 1024),
-        ("peak RSS after one invocation", "invoke_peak_rss_kib", "MiB", 1 / 1024),
-    ):
-        r, p = med("rust", attr), med("python", attr)
-        rows.append((label, f"{r * scale:.1f} {unit}", f"{p * scale:.1f} {unit}", f"{r / p:.3f}"))
+    for function, python_handler, make_event, did_the_work in FUNCTIONS:
+        sides = {
+            "rust": ([str(ROOT / "target" / "release" / function)], {}),
+            "python": ([str(BENCH_PYTHON), "-m", "awslambdaric", python_handler], {"PYTHONPATH": str(ROOT / "bench" / "python_handler")}),
+        }
+        results: dict[str, list] = {"rust": [], "python": []}
+        for i in range(RUNS):
+            for side, (argv, extra) in sides.items():
+                cluster_id, backup_id = stack.create_cluster()
+                m = measure(argv, {**env, **extra}, make_event(cluster_id, backup_id, f"{side}-{i}"))
+                if not did_the_work(m.response):
+                    raise RuntimeError(f"{function} ({side}) did not do the work: {str(m.response)[:300]}")
+                results[side].append(m)
+        med = lambda side, attr: statistics.median(getattr(m, attr) for m in results[side])  # noqa: E731
+        for label, attr, unit, scale in (
+            ("init (process start -> ready)", "init_seconds", "ms", 1000),
+            ("first invocation", "invoke_seconds", "ms", 1000),
+            ("peak RSS after init", "init_peak_rss_kib", "MiB", 1 / 1024),
+            ("peak RSS after one invocation", "invoke_peak_rss_kib", "MiB", 1 / 1024),
+        ):
+            r, p = med("rust", attr), med("python", attr)
+            rows.append((label, function, f"{r * scale:.1f} {unit}", f"{p * scale:.1f} {unit}", f"{r / p:.3f}"))
     return rows
 
 
@@ -134,9 +167,10 @@ def main() -> int:
     with Stack.started(ROOT, serve_functions=False, log_dir=ROOT / ".stack" / "bench-logs") as stack:
         rows = init_and_memory(stack)
     say()
-    say(f"{'figure':<44} {'Rust start-copy':>16} {'Python boto3':>14} {'ratio':>7}")
+    say(f"{'figure':<32} {'function':<11} {'Rust':>10} {'Python boto3':>13} {'ratio':>7}")
     for row in rows:
-        say(f"{row[0]:<44} {row[1]:>16} {row[2]:>14} {row[3]:>7}")
+        say(f"{row[0]:<32} {row[1]:<11} {row[2]:>10} {row[3]:>13} {row[4]:>7}")
+    say("(first invocation: start-copy makes 3 DescribeBackups and 2 StartExecution, check-copy 1 DescribeBackups)")
     say()
     say("one steady-state sweep (daily backups, 100 per cluster, all copied; 168 h window):")
     say(f"{'backups x regions':<18} {'clusters':>8} {'read':>6}  {'API calls by operation':<48} {'total':>6} {'wall':>9}")
