@@ -107,53 +107,53 @@ def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str, str]]:
 SWEEP_REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
 
 
-def sweep_scaling(extra_env: dict[str, str] | None = None, sizes=(100, 1_000, 10_000), event: dict | None = None) -> list[tuple[str, ...]]:
-    """API calls and wall time of one steady-state sweep (every backup already copied) over a
-    history of daily backups, 100 per cluster, copied to 3 regions."""
-    rows = []
-    for backups in sizes:
-        with Stack.started(ROOT, serve_functions=False, log_dir=ROOT / ".stack" / "bench-logs") as stack:
-            clusters = max(1, backups // 100)
-            stack.control("POST", "seed", {"clusters": clusters, "backups": backups, "everyHours": 24, "copyTo": list(SWEEP_REGIONS)})
-            stack.control("POST", "requests")
-            env = {**function_env(stack), "DESTINATION_REGIONS": ",".join(SWEEP_REGIONS), **(extra_env or {})}
-            m = measure([str(ROOT / "target" / "release" / "start-copy")], env, event or schedule_event(), timeout=600)
-            counts = stack.control("GET", "requests")["counts"]
-            if not isinstance(m.response, dict) or m.response.get("started") != []:
-                raise RuntimeError(f"the sweep did not find everything copied: {str(m.response)[:300]}")
-            by_op = {op.split(":", 1)[1]: sum(per.values()) for op, per in counts.items()}
-            rows.append((
-                f"{backups:,} x {len(SWEEP_REGIONS)}",
-                f"{clusters}",
-                f"{m.response['examined']}",
-                ", ".join(f"{op} {n}" for op, n in sorted(by_op.items())),
-                f"{sum(by_op.values())}",
-                f"{m.invoke_seconds * 1000:.0f} ms",
-            ))
-    return rows
-
-
-def first_sweep(clusters: int = 143, per_cluster: int = 7) -> tuple[str, ...]:
-    """The first sweep after deploying over a fleet with nothing copied yet: every backup of the
-    window needs a copy in every region, so it starts one execution each (recorded, not run)."""
-    with Stack.started(ROOT, serve_functions=False, execute=False, log_dir=ROOT / ".stack" / "bench-logs") as stack:
-        stack.control("POST", "seed", {"clusters": clusters, "backups": clusters * per_cluster, "everyHours": 24, "copyTo": []})
+def one_sweep(label: str, clusters: int, backups: int, copied: bool, event: dict, extra_env: dict[str, str], execute: bool = True) -> tuple[tuple[str, ...], dict]:
+    """One start-copy run over a seeded history of daily backups (copied to SWEEP_REGIONS or not):
+    the table row (API calls by operation, wall time) and start-copy's summary."""
+    with Stack.started(ROOT, serve_functions=False, execute=execute, log_dir=ROOT / ".stack" / "bench-logs") as stack:
+        stack.control("POST", "seed", {"clusters": clusters, "backups": backups, "everyHours": 24, "copyTo": list(SWEEP_REGIONS) if copied else []})
         stack.control("POST", "requests")
-        env = {**function_env(stack), "DESTINATION_REGIONS": ",".join(SWEEP_REGIONS)}
-        m = measure([str(ROOT / "target" / "release" / "start-copy")], env, schedule_event(), timeout=600)
+        env = {**function_env(stack), "DESTINATION_REGIONS": ",".join(SWEEP_REGIONS), **extra_env}
+        m = measure([str(ROOT / "target" / "release" / "start-copy")], env, event, timeout=600)
         counts = stack.control("GET", "requests")["counts"]
-    expected = clusters * per_cluster * len(SWEEP_REGIONS)
-    if not isinstance(m.response, dict) or m.response.get("startedCount") != expected:
-        raise RuntimeError(f"the first sweep did not start {expected} executions: {str(m.response)[:300]}")
+    if not isinstance(m.response, dict):
+        raise RuntimeError(f"{label}: no summary: {str(m.response)[:300]}")
     by_op = {op.split(":", 1)[1]: sum(per.values()) for op, per in counts.items()}
-    return (
-        f"{clusters * per_cluster:,} x {len(SWEEP_REGIONS)} first",
+    row = (
+        label,
         f"{clusters}",
         f"{m.response['examined']}",
         ", ".join(f"{op} {n}" for op, n in sorted(by_op.items())),
         f"{sum(by_op.values())}",
         f"{m.invoke_seconds * 1000:.0f} ms",
     )
+    return row, m.response
+
+
+def sweep_scaling() -> list[tuple[str, ...]]:
+    """Steady state (every backup already copied, 100 per cluster) at three fleet sizes, then the
+    daily pruning run, which needs every copy and so reads the destinations whole (nothing is
+    deleted here: the 1,000 newest are kept)."""
+    runs = [(f"{n:,} x {len(SWEEP_REGIONS)}", n, schedule_event(), {}) for n in (100, 1_000, 10_000)]
+    runs.append((f"10,000 x {len(SWEEP_REGIONS)} prune", 10_000, prune_event(), {"KEEP_NEWEST_COPIES": "1000"}))
+    rows = []
+    for label, backups, event, extra_env in runs:
+        row, summary = one_sweep(label, max(1, backups // 100), backups, True, event, extra_env)
+        if summary.get("started") != []:
+            raise RuntimeError(f"{label}: the sweep did not find everything copied: {str(summary)[:300]}")
+        rows.append(row)
+    return rows
+
+
+def first_sweep(clusters: int = 143, per_cluster: int = 7) -> tuple[str, ...]:
+    """The first sweep after deploying over a fleet with nothing copied yet: every backup of the
+    window needs a copy in every region, so it starts one execution each (recorded, not run)."""
+    label = f"{clusters * per_cluster:,} x {len(SWEEP_REGIONS)} first"
+    row, summary = one_sweep(label, clusters, clusters * per_cluster, False, schedule_event(), {}, execute=False)
+    expected = clusters * per_cluster * len(SWEEP_REGIONS)
+    if summary.get("startedCount") != expected:
+        raise RuntimeError(f"the first sweep did not start {expected} executions: {str(summary)[:300]}")
+    return row
 
 
 def binary_sizes() -> list[tuple[str, str]]:
@@ -174,14 +174,8 @@ def main() -> int:
     say()
     say("one steady-state sweep (daily backups, 100 per cluster, all copied; 168 h window):")
     say(f"{'backups x regions':<18} {'clusters':>8} {'read':>6}  {'API calls by operation':<48} {'total':>6} {'wall':>9}")
-    for row in sweep_scaling():
+    for row in [*sweep_scaling(), first_sweep()]:
         say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>9}")
-    # The daily pruning run needs every copy, so it reads the destinations whole (nothing is
-    # deleted here: the 1,000 newest are kept).
-    for row in sweep_scaling({"KEEP_NEWEST_COPIES": "1000"}, sizes=(10_000,), event=prune_event()):
-        say(f"{row[0] + ' prune':<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>9}")
-    row = first_sweep()
-    say(f"{row[0]:<18} {row[1]:>8} {row[2]:>6}  {row[3]:<48} {row[4]:>6} {row[5]:>9}")
     say("(prune: the daily pruning run, which reads destinations whole; first: the first sweep after")
     say(" deploying, nothing copied yet, one StartExecution per backup and region, 8 in flight)")
     say()
