@@ -6,10 +6,10 @@
 //! `cargo run --example poll_schedule -- [initial max percent deadline]` (defaults: the template's).
 
 use cloudhsm_backup_copy::backup::{Backup, BackupState};
+use cloudhsm_backup_copy::copy_guard::{CopyOutcome, CopyResult};
+use cloudhsm_backup_copy::job::CopyJob;
 use cloudhsm_backup_copy::time::to_rfc3339;
-use cloudhsm_backup_copy::tracking::{
-    CheckInput, CopyJob, CopyOutcome, CopyResult, LoopState, Next, PollPolicy, decide_check,
-};
+use cloudhsm_backup_copy::tracking::{CheckInput, LoopState, Next, PollPolicy, decide_check};
 
 const T0: i64 = 1_795_665_600;
 
@@ -27,7 +27,7 @@ fn simulate(policy: &PollPolicy, duration: i64) -> Result<Run, String> {
         source_cluster_id: None,
         source_region: "us-east-1".into(),
         destination_region: "us-west-2".into(),
-        prior_copies: 0,
+        generation: 0,
     };
     let copy = |state| Backup {
         id: "backup-copycopycop".into(),
@@ -67,7 +67,7 @@ fn simulate(policy: &PollPolicy, duration: i64) -> Result<Run, String> {
             },
             policy: policy.clone(),
         };
-        let out = decide_check(input, &[copy(state)], now).map_err(|e| e.to_string())?;
+        let out = decide_check(input.validate().map_err(|e| e.to_string())?, &[copy(state)], now);
         transitions += 2;
         history += 5 + 2;
         match out.check.next {

@@ -16,6 +16,9 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   seconds and the tracked copy's clock skips the rest; ``copyDelays`` sets a copy time per
   source backup, and each ``/_ext/calls`` entry reports when its copy was made, finished and
   was first reported finished, on that clock;
+* lets dead backups drop out of listings, as AWS may (``deletedListedSeconds``,
+  ``pendingDeletionListedSeconds``; AWS documents neither for DELETED, 7 days for
+  PENDING_DELETION);
 * injects faults on request: throttling, 5xx and slow answers, per service and operation, at
   a rate, from a seeded generator (the ``faults`` switch; ``GET /_ext/faults`` counts them);
 * serves a small control API: ``GET/POST /_ext/config`` (the switches above),
@@ -65,6 +68,11 @@ CONFIG: dict[str, Any] = {
     # Per source backup id: how long its copies take (emulated seconds), overriding
     # copyDelaySeconds.
     "copyDelays": {},
+    # How long dead backups stay listed (AWS does not document it; null = forever): a DELETED
+    # backup (a failed copy) after deletedListedSeconds, a PENDING_DELETION one after
+    # pendingDeletionListedSeconds (AWS: restorable for 7 days, then gone).
+    "deletedListedSeconds": None,
+    "pendingDeletionListedSeconds": 7 * 86400,
 }
 # Faults injected so far, as {"<service>:<Operation>:<kind>": count}.
 FAULTS_INJECTED: dict[str, int] = {}
@@ -131,7 +139,8 @@ def install_cloudhsm() -> None:
     models.Cluster.__init__ = cluster_init
 
     def settle(backend: Any) -> None:
-        """Moves copies whose time has come from CREATE_IN_PROGRESS to READY or DELETED."""
+        """Moves copies whose time has come from CREATE_IN_PROGRESS to READY or DELETED, and
+        drops dead backups whose listing time is over."""
         for backup in backend.backups.values():
             if backup.backup_state != "CREATE_IN_PROGRESS" or backup.ready_at is None:
                 continue
@@ -139,6 +148,17 @@ def install_cloudhsm() -> None:
                 backup.backup_state = "DELETED" if backup.ends_deleted else "READY"
                 if backup.ends_deleted:
                     backup.delete_timestamp = models.utcnow()
+        listed_for = {"DELETED": CONFIG["deletedListedSeconds"], "PENDING_DELETION": CONFIG["pendingDeletionListedSeconds"]}
+        for backup_id, backup in list(backend.backups.items()):
+            limit = listed_for.get(backup.backup_state)
+            deleted_at = getattr(backup, "delete_timestamp", None)
+            if limit is None or deleted_at is None:
+                continue
+            if deleted_at.tzinfo is None:
+                deleted_at = deleted_at.replace(tzinfo=dt.timezone.utc)
+            dead_for = copy_clock(backup.source_backup, backup.region_name) - deleted_at.timestamp()
+            if dead_for >= float(limit):
+                del backend.backups[backup_id]
 
     original_describe = models.CloudHSMV2Backend.describe_backups
 

@@ -3,7 +3,8 @@
 //! A bad setting stops the function at init with a message naming the setting, rather than
 //! failing later on every event.
 
-use crate::ids::{is_govcloud, is_region};
+use crate::generations::RetryPolicy;
+use crate::ids::{is_govcloud, is_region, partition, same_partition};
 use crate::pruning::PrunePolicy;
 use crate::selection::{ClusterSelection, parse_cluster_ids, parse_tag_pairs};
 use crate::tags::{TagPolicy, validate_tag};
@@ -25,6 +26,8 @@ pub struct StartCopyConfig {
     pub tag_policy: TagPolicy,
     /// Pruning of old copies, by the pruning runs (`{"action": "prune"}`).
     pub prune: PrunePolicy,
+    /// When sweeps stop retrying a copy that keeps failing.
+    pub retry: RetryPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +56,9 @@ pub const ENV_KEEP_SOURCE_TAGS: &str = "KEEP_SOURCE_TAGS";
 pub const ENV_RETENTION_DAYS: &str = "RETENTION_DAYS";
 pub const ENV_KEEP_NEWEST_COPIES: &str = "KEEP_NEWEST_COPIES";
 pub const ENV_PRUNE_DRY_RUN: &str = "PRUNE_DRY_RUN";
+pub const ENV_MAX_FAILED_EXECUTIONS: &str = "MAX_FAILED_EXECUTIONS";
+/// Upper bound of MAX_FAILED_EXECUTIONS: each failed execution sends a failure event (a mail).
+pub const MAX_FAILED_EXECUTIONS_LIMIT: u32 = 50;
 
 impl StartCopyConfig {
     /// Reads the settings through `get` (the process environment in production).
@@ -122,6 +128,21 @@ impl StartCopyConfig {
         prune
             .check_against_lookback(lookback_hours)
             .map_err(|reason| invalid(ENV_LOOKBACK_HOURS, reason))?;
+        let retry = match text(ENV_MAX_FAILED_EXECUTIONS).trim() {
+            "" => RetryPolicy::default(),
+            v => RetryPolicy {
+                max_failed_executions: v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_FAILED_EXECUTIONS_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        invalid(
+                            ENV_MAX_FAILED_EXECUTIONS,
+                            format!("expected a whole number from 1 to {MAX_FAILED_EXECUTIONS_LIMIT}"),
+                        )
+                    })?,
+            },
+        };
         Ok(Self {
             source_region,
             destination_regions,
@@ -133,6 +154,7 @@ impl StartCopyConfig {
                 extra,
             },
             prune,
+            retry,
         })
     }
 
@@ -142,7 +164,7 @@ impl StartCopyConfig {
     }
 }
 
-/// Splits and checks the destination list: names, duplicates, same-region, GovCloud mixing.
+/// Splits and checks the destination list: names, duplicates, same-region, partitions.
 fn parse_destinations(source: &str, raw: &str) -> Result<Vec<String>, ConfigError> {
     let invalid = |reason: String| ConfigError::Invalid {
         name: ENV_DESTINATION_REGIONS,
@@ -169,6 +191,13 @@ fn parse_destinations(source: &str, raw: &str) -> Result<Vec<String>, ConfigErro
         if is_govcloud(region) != is_govcloud(source) {
             return Err(invalid(format!(
                 "{region} and the source region {source} are on different sides of the GovCloud boundary, which backups cannot cross"
+            )));
+        }
+        if !same_partition(region, source) {
+            return Err(invalid(format!(
+                "{region} is in partition {} and the source region {source} in {}; backups cannot leave their partition",
+                partition(region),
+                partition(source)
             )));
         }
         if regions.iter().any(|r| r == region) {
@@ -234,6 +263,7 @@ mod tests {
             ("DESTINATION_REGIONS", "us-west-2,us-west-2", "listed twice"),
             ("DESTINATION_REGIONS", "us-west-2,mars-1", "not a region name"),
             ("DESTINATION_REGIONS", "us-gov-west-1", "GovCloud"),
+            ("DESTINATION_REGIONS", "cn-north-1", "partition aws-cn"),
             ("DESTINATION_REGIONS", "", "required"),
         ];
         for (name, value, expected) in cases {
@@ -250,11 +280,15 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("STATE_MACHINE_ARN"));
         for (name, value) in [
+            ("MAX_FAILED_EXECUTIONS", "0"),
+            ("MAX_FAILED_EXECUTIONS", "51"),
+            ("MAX_FAILED_EXECUTIONS", "many"),
             ("LOOKBACK_HOURS", "0"),
             ("INCLUDE_CLUSTERS", "cluster-1"),
             ("EXCLUDE_CLUSTERS", "my-cluster"),
             ("CLUSTER_TAG_SELECTOR", "dr-copy"),
             ("COPY_TAGS", "aws:owner=me"),
+            ("COPY_TAGS", "owner=me*you"),
             ("KEEP_SOURCE_TAGS", "maybe"),
             ("RETENTION_DAYS", "-1"),
             ("KEEP_NEWEST_COPIES", "many"),

@@ -53,6 +53,28 @@ pub fn is_govcloud(region: &str) -> bool {
     region.contains("-gov-")
 }
 
+/// The AWS partition a region belongs to, from its name. Backups never leave their partition
+/// (GovCloud East <-> West stays inside `aws-us-gov`, so it is allowed).
+pub fn partition(region: &str) -> &'static str {
+    const PREFIXES: [(&str, &str); 6] = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-iso-", "aws-iso"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
+}
+
+/// Whether a backup can be copied between the two regions' partitions.
+pub fn same_partition(a: &str, b: &str) -> bool {
+    partition(a) == partition(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +132,21 @@ mod tests {
     fn govcloud_is_recognised() {
         assert!(is_govcloud("us-gov-east-1"));
         assert!(!is_govcloud("us-east-1"));
+    }
+
+    #[test]
+    fn partitions_follow_the_region_name() {
+        assert!(same_partition("us-east-1", "eu-west-1"));
+        assert!(same_partition("us-gov-east-1", "us-gov-west-1"));
+        assert!(same_partition("cn-north-1", "cn-northwest-1"));
+        for (a, b) in [
+            ("us-east-1", "cn-north-1"),
+            ("us-east-1", "us-gov-west-1"),
+            ("us-east-1", "us-iso-east-1"),
+            ("us-iso-east-1", "us-isob-east-1"),
+            ("cn-north-1", "us-gov-west-1"),
+        ] {
+            assert!(!same_partition(a, b), "{a} {b}");
+        }
     }
 }

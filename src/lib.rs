@@ -1,17 +1,21 @@
 //! Keeps every AWS CloudHSM backup copied to one or more disaster-recovery regions.
 //!
 //! The library holds everything; the binaries in `src/bin/` only wire it to the Lambda runtime.
-//! Domain modules (`event`, `plan`, `tracking`) are pure and take narrow traits (`ports`);
+//! Domain modules (`event`, `plan`, `job`, `copy_guard`, `generations`, `tracking`) are pure and take narrow traits (`ports`);
 //! `aws` holds the SDK adapters; `handlers` joins them into the two Lambda functions.
 
 pub mod aws;
 pub mod backup;
 pub mod config;
+pub mod copy_guard;
 pub mod error;
 pub mod event;
 pub mod freshness;
+pub mod generations;
 pub mod handlers;
 pub mod ids;
+pub mod job;
+pub mod metrics;
 pub mod plan;
 pub mod ports;
 pub mod pruning;

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::backup::{Backup, BackupState};
+use crate::job::CopyJob;
 use crate::time::EpochSeconds;
-use crate::tracking::CopyJob;
 
 /// Why a backup, or a (backup, region) pair, is not copied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,6 +38,34 @@ pub enum SkipReason {
     /// The tracking execution for this copy is running already (a repeated event).
     #[serde(rename_all = "camelCase")]
     AlreadyTracking { execution_name: String },
+    /// Earlier executions failed too often in a row; sweeps stop trying until a "CloudHSM
+    /// Backup Created" event names the backup (see [`crate::generations`]).
+    #[serde(rename_all = "camelCase")]
+    GivenUp {
+        failed_executions: u32,
+        next_execution_name: String,
+    },
+    /// An earlier execution failed recently; a later sweep tries again from `notBefore`.
+    #[serde(rename_all = "camelCase")]
+    BackingOff { failed_executions: u32, not_before: String },
+}
+
+impl SkipReason {
+    /// The reason's name in summaries and counts (its `reason` tag).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NotFound => "NOT_FOUND",
+            Self::NotReady { .. } => "NOT_READY",
+            Self::IsACopy { .. } => "IS_A_COPY",
+            Self::OutsideWindow => "OUTSIDE_WINDOW",
+            Self::AlreadyCopied { .. } => "ALREADY_COPIED",
+            Self::CopyDeleted { .. } => "COPY_DELETED",
+            Self::ClusterNotSelected { .. } => "CLUSTER_NOT_SELECTED",
+            Self::AlreadyTracking { .. } => "ALREADY_TRACKING",
+            Self::GivenUp { .. } => "GIVEN_UP",
+            Self::BackingOff { .. } => "BACKING_OFF",
+        }
+    }
 }
 
 /// One line of the plan.
@@ -49,7 +77,8 @@ pub enum PlanItem {
         destination_region: Option<String>,
         reason: SkipReason,
     },
-    /// Start tracking (and so copying) this job.
+    /// Start tracking (and so copying) this job; its generation is chosen when it is started
+    /// ([`crate::generations::start_next`]).
     Copy(CopyJob),
 }
 
@@ -131,7 +160,7 @@ pub fn plan(
                     source_cluster_id: backup.cluster_id.clone(),
                     source_region: source_region.to_owned(),
                     destination_region: region.clone(),
-                    prior_copies: u32::try_from(of_this.len()).unwrap_or(u32::MAX),
+                    generation: 0,
                 }),
             });
         }
@@ -170,7 +199,7 @@ mod tests {
         let jobs: Vec<_> = items
             .iter()
             .map(|i| match i {
-                PlanItem::Copy(job) => (job.destination_region.as_str(), job.prior_copies),
+                PlanItem::Copy(job) => (job.destination_region.as_str(), job.generation),
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -257,9 +286,11 @@ mod tests {
     }
 
     #[test]
-    fn failed_copies_set_the_generation() {
+    fn failed_copies_do_not_change_the_plan() {
+        // Whether the destination still lists the dead copies or has dropped them, the plan is
+        // the same job: its execution name comes from Step Functions' record, not from counting.
         let sources = [backup("backup-aaaaaaaaaaa", BackupState::Ready, None, NOW)];
-        let copies = HashMap::from([(
+        let dead = HashMap::from([(
             "us-west-2".to_owned(),
             vec![
                 backup(
@@ -276,10 +307,32 @@ mod tests {
                 ),
             ],
         )]);
-        let items = plan(&sources, "us-east-1", &["us-west-2".to_owned()], &copies, None);
-        assert!(
-            matches!(&items[0], PlanItem::Copy(job) if job.prior_copies == 2 && job.execution_name().ends_with("-2"))
-        );
+        let regions = ["us-west-2".to_owned()];
+        let with_dead = plan(&sources, "us-east-1", &regions, &dead, None);
+        let without = plan(&sources, "us-east-1", &regions, &HashMap::new(), None);
+        assert_eq!(with_dead, without);
+        assert!(matches!(&with_dead[0], PlanItem::Copy(job) if job.generation == 0));
+    }
+
+    #[test]
+    fn reason_names_match_their_serialized_tag() {
+        for reason in [
+            SkipReason::NotFound,
+            SkipReason::OutsideWindow,
+            SkipReason::GivenUp {
+                failed_executions: 5,
+                next_execution_name: "x".into(),
+            },
+            SkipReason::BackingOff {
+                failed_executions: 2,
+                not_before: "t".into(),
+            },
+            SkipReason::AlreadyTracking {
+                execution_name: "x".into(),
+            },
+        ] {
+            assert_eq!(serde_json::to_value(&reason).unwrap()["reason"], reason.name());
+        }
     }
 
     #[test]

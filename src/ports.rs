@@ -74,7 +74,10 @@ pub enum StartOutcome {
 pub enum ExecutionStatus {
     Running,
     /// Closed: SUCCEEDED, FAILED, TIMED_OUT, ABORTED, ...
-    Closed(String),
+    Closed {
+        status: String,
+        stopped_at: Option<EpochSeconds>,
+    },
 }
 
 /// The tracking state machine.

@@ -2,7 +2,7 @@
 //! given; we always give one (it carries the provenance tags), so the source's tags are merged
 //! in explicitly.
 
-use crate::tracking::CopyJob;
+use crate::job::{CopyJob, TAG_ATTEMPT};
 
 /// Provenance tag keys: they mark a copy as made by this tool and say where it came from.
 pub const TAG_SOURCE_REGION: &str = "cloudhsm-backup-copy:source-region";
@@ -57,16 +57,34 @@ pub fn validate_tag(key: &str, value: &str) -> Result<(), TagError> {
     if key.to_ascii_lowercase().starts_with("aws:") {
         return invalid("the aws: prefix is reserved");
     }
+    if !key.chars().chain(value.chars()).all(is_tag_char) {
+        return invalid("keys and values may hold only letters, numbers, spaces and _ . : / = + - @");
+    }
     Ok(())
 }
 
+/// TagKey/TagValue's pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`. `char::is_alphabetic` also admits
+/// the few combining marks Unicode counts as alphabetic, slightly more than `\p{L}`.
+fn is_tag_char(c: char) -> bool {
+    const SEPARATORS: &[char] = &[
+        ' ', '\u{a0}', '\u{1680}', '\u{202f}', '\u{205f}', '\u{3000}', '\u{2028}', '\u{2029}',
+    ];
+    c.is_alphabetic()
+        || c.is_numeric()
+        || SEPARATORS.contains(&c)
+        || ('\u{2000}'..='\u{200a}').contains(&c)
+        || "_.:/=+-@".contains(c)
+}
+
 impl TagPolicy {
-    /// The copy's TagList: source tags (if kept), then configured tags, then provenance tags,
-    /// a later one replacing an earlier one with the same key. Source tags with the reserved
-    /// `aws:` prefix cannot be set by anyone and are left out.
+    /// The copy's TagList: source tags (if kept), then configured tags, then provenance tags
+    /// (with the marker of the attempt that requests it), a later one replacing an earlier one
+    /// with the same key. Source tags with the reserved `aws:` prefix cannot be set by anyone
+    /// and are left out.
     pub fn copy_tags(
         &self,
         job: &CopyJob,
+        attempt: u32,
         source_tags: &[(String, String)],
     ) -> Result<Vec<(String, String)>, TagError> {
         let mut tags: Vec<(String, String)> = Vec::new();
@@ -90,6 +108,7 @@ impl TagPolicy {
         if let Some(cluster) = &job.source_cluster_id {
             put(TAG_SOURCE_CLUSTER, cluster);
         }
+        put(TAG_ATTEMPT, &job.attempt_marker(attempt));
         for (k, v) in &tags {
             validate_tag(k, v)?;
         }
@@ -119,7 +138,7 @@ mod tests {
             source_cluster_id: Some("cluster-kzlczlspnho".into()),
             source_region: "us-east-1".into(),
             destination_region: "us-west-2".into(),
-            prior_copies: 0,
+            generation: 0,
         }
     }
 
@@ -136,6 +155,7 @@ mod tests {
         let tags = policy
             .copy_tags(
                 &job(),
+                1,
                 &pairs(&[
                     ("team", "payments"),
                     ("env", "prod"),
@@ -152,6 +172,7 @@ mod tests {
                 (TAG_SOURCE_REGION, "us-east-1"),
                 (TAG_SOURCE_BACKUP, "backup-4kuraxsqetz"),
                 (TAG_SOURCE_CLUSTER, "cluster-kzlczlspnho"),
+                (TAG_ATTEMPT, "backup-4kuraxsqetz-to-us-west-2-0/1"),
             ])
         );
         assert!(has_provenance(&tags));
@@ -163,8 +184,8 @@ mod tests {
             keep_source_tags: false,
             extra: vec![],
         };
-        let tags = policy.copy_tags(&job(), &pairs(&[("team", "payments")])).unwrap();
-        assert_eq!(tags.len(), 3);
+        let tags = policy.copy_tags(&job(), 1, &pairs(&[("team", "payments")])).unwrap();
+        assert_eq!(tags.len(), 4);
         assert!(!tags.iter().any(|(k, _)| k == "team"));
     }
 
@@ -175,18 +196,18 @@ mod tests {
             extra: vec![],
         };
         let tags = policy
-            .copy_tags(&job(), &pairs(&[(TAG_SOURCE_REGION, "forged")]))
+            .copy_tags(&job(), 1, &pairs(&[(TAG_SOURCE_REGION, "forged")]))
             .unwrap();
         assert_eq!(tags[0], (TAG_SOURCE_REGION.to_owned(), "us-east-1".to_owned()));
     }
 
     #[test]
     fn more_than_fifty_tags_is_an_error_not_a_silent_cut() {
-        let many: Vec<(String, String)> = (0..48).map(|i| (format!("k{i}"), "v".into())).collect();
-        let err = TagPolicy::default().copy_tags(&job(), &many).unwrap_err();
+        let many: Vec<(String, String)> = (0..47).map(|i| (format!("k{i}"), "v".into())).collect();
+        let err = TagPolicy::default().copy_tags(&job(), 1, &many).unwrap_err();
         assert!(matches!(err, TagError::TooMany { count: 51, .. }), "{err}");
-        let fits: Vec<(String, String)> = (0..47).map(|i| (format!("k{i}"), "v".into())).collect();
-        assert_eq!(TagPolicy::default().copy_tags(&job(), &fits).unwrap().len(), 50);
+        let fits: Vec<(String, String)> = (0..46).map(|i| (format!("k{i}"), "v".into())).collect();
+        assert_eq!(TagPolicy::default().copy_tags(&job(), 1, &fits).unwrap().len(), 50);
     }
 
     #[test]
@@ -196,5 +217,15 @@ mod tests {
         assert!(validate_tag("k", &"v".repeat(257)).is_err());
         assert!(validate_tag("AWS:thing", "v").is_err());
         assert!(validate_tag("team", "").is_ok());
+        assert!(validate_tag("cost center", "Zürich/2 + ü@x=y").is_ok());
+        for (k, v) in [
+            ("bad*key", "v"),
+            ("k", "semi;colon"),
+            ("tab\tkey", "v"),
+            ("k", "a,b"),
+            ("k#", "v"),
+        ] {
+            assert!(validate_tag(k, v).is_err(), "{k:?}={v:?}");
+        }
     }
 }

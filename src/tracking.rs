@@ -1,34 +1,19 @@
-//! The tracking of one copy: the execution's name and input, the copy guard, and the decision
-//! the poll loop takes after each check.
+//! The poll loop of one tracking execution: what it does after each check.
 //!
 //! The state machine is only a skeleton (Wait -> Check -> Choice); the decisions live here as
-//! pure functions over what DescribeBackups reported, so every rule is unit tested.
+//! pure functions over what DescribeBackups reported, so every rule is unit tested. The job's
+//! identity is in [`crate::job`], the copy step's guard in [`crate::copy_guard`].
 //!
-//! How duplicates are prevented: one execution exists per (source backup, destination region,
-//! generation), because its name is deterministic and Standard workflows refuse a second
-//! execution of the same name. The generation (`priorCopies`) is the number of copies of the
-//! backup the destination held when the copy was planned, all of them dead (a live one means
-//! nothing is planned). The execution itself requests the copy, and it requests attempt `n` only
-//! while fewer than `priorCopies + n` copies exist, so a retried task does not copy twice.
+//! "This attempt's copy" is the copy carrying the attempt's marker tag; any live copy of the
+//! source, whoever made it, ends the loop in success. Copies are never counted: AWS does not
+//! say how long a DELETED copy stays listed.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::backup::{Backup, BackupState};
-use crate::ids::{is_backup_id, is_cluster_id, is_region};
+use crate::copy_guard::CopyResult;
+use crate::job::{CopyJob, JobError, is_attempts_copy};
 use crate::time::{EpochSeconds, parse_rfc3339, to_rfc3339};
-
-/// Input of one tracking execution. Serialized byte-stably (fixed field order, no floats, no
-/// timestamps) so that StartExecution with the same name is idempotent while it runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CopyJob {
-    pub source_backup_id: String,
-    pub source_cluster_id: Option<String>,
-    pub source_region: String,
-    pub destination_region: String,
-    /// Copies of the source already in the destination (all dead) when this job was planned.
-    pub prior_copies: u32,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrackingError {
@@ -36,89 +21,11 @@ pub enum TrackingError {
     InvalidInput(String),
 }
 
-impl CopyJob {
-    /// `<backup>-to-<region>-<generation>`: at most 23 + 4 + 14 + 1 + 10 = 52 characters of
-    /// `[0-9A-Za-z-]`, within Step Functions' 80-character name limit.
-    pub fn execution_name(&self) -> String {
-        format!(
-            "{}-to-{}-{}",
-            self.source_backup_id, self.destination_region, self.prior_copies
-        )
+impl From<JobError> for TrackingError {
+    fn from(e: JobError) -> Self {
+        let JobError::InvalidInput(m) = e;
+        Self::InvalidInput(m)
     }
-
-    /// The execution input: compact JSON in declaration order.
-    pub fn execution_input(&self) -> String {
-        // Serializing plain strings and integers cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Checks the ids and regions, so that a tampered input makes no AWS call.
-    pub fn validate(&self) -> Result<(), TrackingError> {
-        let bad = |what: &str, value: &str| Err(TrackingError::InvalidInput(format!("{what} {value:?} is not valid")));
-        if !is_backup_id(&self.source_backup_id) {
-            return bad("job.sourceBackupId", &self.source_backup_id);
-        }
-        if let Some(cluster) = &self.source_cluster_id
-            && !is_cluster_id(cluster)
-        {
-            return bad("job.sourceClusterId", cluster);
-        }
-        if !is_region(&self.source_region) {
-            return bad("job.sourceRegion", &self.source_region);
-        }
-        if !is_region(&self.destination_region) || self.destination_region == self.source_region {
-            return bad("job.destinationRegion", &self.destination_region);
-        }
-        Ok(())
-    }
-}
-
-/// What the copy step did for one attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CopyOutcome {
-    /// CopyBackupToRegion was called.
-    CopyRequested,
-    /// A CREATE_IN_PROGRESS or READY copy already exists: nothing to do.
-    AlreadyLive,
-    /// This attempt's copy already exists (a retried task): not copied again.
-    AlreadyRequested,
-}
-
-/// The guard in front of CopyBackupToRegion (which is not idempotent).
-pub fn decide_copy(job: &CopyJob, attempt: u32, copies: &[Backup]) -> CopyOutcome {
-    if copies.iter().any(|c| c.state.is_live()) {
-        CopyOutcome::AlreadyLive
-    } else if copies.len() as u64 >= u64::from(job.prior_copies) + u64::from(attempt) {
-        CopyOutcome::AlreadyRequested
-    } else {
-        CopyOutcome::CopyRequested
-    }
-}
-
-/// The copy step's result, stored at `$.copy` in the execution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CopyResult {
-    pub outcome: CopyOutcome,
-    pub attempt: u32,
-    /// When the step ran (RFC 3339); the visibility grace period counts from here.
-    pub requested_at: String,
-}
-
-/// The copy step's input (`{"action": "copy", "job": ..., "attempt": n}`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CopyRequest {
-    pub action: CopyAction,
-    pub job: CopyJob,
-    pub attempt: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CopyAction {
-    Copy,
 }
 
 /// The poll loop's settings, given by the state machine definition (template parameters).
@@ -269,21 +176,51 @@ pub struct CheckOutput {
     pub check: CheckResult,
 }
 
+impl CheckInput {
+    /// Every check of the input, before any AWS call: ids, regions, policy and times.
+    pub fn validate(self) -> Result<ValidCheck, TrackingError> {
+        self.job.validate()?;
+        self.policy.validate()?;
+        let timestamp = |field: &str, value: &str| {
+            parse_rfc3339(value)
+                .ok_or_else(|| TrackingError::InvalidInput(format!("{field} {value:?} is not an RFC 3339 time")))
+        };
+        let started_at = timestamp("loop.startedAt", &self.loop_state.started_at)?;
+        let requested_at = timestamp("copy.requestedAt", &self.copy.requested_at)?;
+        Ok(ValidCheck {
+            input: self,
+            started_at,
+            requested_at,
+        })
+    }
+}
+
+/// A [`CheckInput`] that passed [`CheckInput::validate`], with its times parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidCheck {
+    input: CheckInput,
+    started_at: EpochSeconds,
+    requested_at: EpochSeconds,
+}
+
+impl ValidCheck {
+    pub fn job(&self) -> &CopyJob {
+        &self.input.job
+    }
+}
+
 /// Decides what the loop does after listing the source's copies in the destination.
-pub fn decide_check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> Result<CheckOutput, TrackingError> {
-    let CheckInput {
-        job,
-        loop_state,
-        copy,
-        policy,
-    } = input;
-    policy.validate()?;
-    let timestamp = |field: &str, value: &str| {
-        parse_rfc3339(value)
-            .ok_or_else(|| TrackingError::InvalidInput(format!("{field} {value:?} is not an RFC 3339 time")))
-    };
-    let started_at = timestamp("loop.startedAt", &loop_state.started_at)?;
-    let requested_at = timestamp("copy.requestedAt", &copy.requested_at)?;
+pub fn decide_check(valid: ValidCheck, copies: &[Backup], now: EpochSeconds) -> CheckOutput {
+    let ValidCheck {
+        input: CheckInput {
+            job,
+            loop_state,
+            copy,
+            policy,
+        },
+        started_at,
+        requested_at,
+    } = valid;
     let elapsed = (now - started_at).max(0);
     let deadline = i64::from(policy.deadline_seconds);
     let attempt = loop_state.attempt.max(1);
@@ -295,17 +232,17 @@ pub fn decide_check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> 
             .filter(|c| c.state == state)
             .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)))
     };
-    let dead = copies
-        .iter()
-        .filter(|c| matches!(c.state, BackupState::Deleted | BackupState::PendingDeletion))
-        .count() as u64;
+    let attempts_dead_copy = copies.iter().find(|c| {
+        matches!(c.state, BackupState::Deleted | BackupState::PendingDeletion)
+            && is_attempts_copy(&job, attempt, &c.tags)
+    });
 
     let (state, listed) = if let Some(ready) = newest(BackupState::Ready) {
         (CopyState::Ready, Some(ready))
     } else if let Some(pending) = newest(BackupState::CreateInProgress) {
         (CopyState::CreateInProgress, Some(pending))
-    } else if dead >= u64::from(job.prior_copies) + u64::from(attempt) {
-        (CopyState::Deleted, newest(BackupState::Deleted))
+    } else if let Some(dead) = attempts_dead_copy {
+        (CopyState::Deleted, Some(dead))
     } else {
         (CopyState::NotVisible, None)
     };
@@ -345,27 +282,29 @@ pub fn decide_check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> 
         elapsed_seconds: elapsed,
         checked_at: to_rfc3339(now),
     };
-    Ok(CheckOutput {
+    CheckOutput {
         job,
         loop_state: next_loop,
         copy,
         check,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::copy_guard::CopyOutcome;
+    use crate::job::TAG_ATTEMPT;
 
     const T0: EpochSeconds = 1_795_665_600; // 2026-11-26T04:00:00Z
 
-    fn job(prior: u32) -> CopyJob {
+    fn job(generation: u32) -> CopyJob {
         CopyJob {
             source_backup_id: "backup-4kuraxsqetz".into(),
             source_cluster_id: Some("cluster-kzlczlspnho".into()),
             source_region: "us-east-1".into(),
             destination_region: "us-west-2".into(),
-            prior_copies: prior,
+            generation,
         }
     }
 
@@ -394,9 +333,17 @@ mod tests {
         }
     }
 
-    fn input(prior: u32, attempt: u32, wait: u32, requested_at: EpochSeconds) -> CheckInput {
+    /// A copy made by `job(generation)`'s attempt `attempt`.
+    fn marked(id: &str, state: BackupState, generation: u32, attempt: u32) -> Backup {
+        Backup {
+            tags: vec![(TAG_ATTEMPT.to_owned(), job(generation).attempt_marker(attempt))],
+            ..copy(id, state, T0)
+        }
+    }
+
+    fn input(generation: u32, attempt: u32, wait: u32, requested_at: EpochSeconds) -> CheckInput {
         CheckInput {
-            job: job(prior),
+            job: job(generation),
             loop_state: LoopState {
                 attempt,
                 checks: 4,
@@ -413,78 +360,7 @@ mod tests {
     }
 
     fn check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> CheckOutput {
-        decide_check(input, copies, now).unwrap()
-    }
-
-    #[test]
-    fn execution_names_are_deterministic_and_within_limits() {
-        assert_eq!(job(0).execution_name(), "backup-4kuraxsqetz-to-us-west-2-0");
-        let longest = CopyJob {
-            source_backup_id: "backup-abcdefghijklmnop".into(),
-            destination_region: "ap-southeast-2".into(),
-            prior_copies: u32::MAX,
-            ..job(0)
-        };
-        let name = longest.execution_name();
-        assert!(name.len() <= 80, "{} chars", name.len());
-        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    }
-
-    #[test]
-    fn execution_input_is_byte_stable() {
-        let expected = r#"{"sourceBackupId":"backup-4kuraxsqetz","sourceClusterId":"cluster-kzlczlspnho","sourceRegion":"us-east-1","destinationRegion":"us-west-2","priorCopies":0}"#;
-        assert_eq!(job(0).execution_input(), expected);
-        assert_eq!(job(0).execution_input(), job(0).clone().execution_input());
-        let parsed: CopyJob = serde_json::from_str(expected).unwrap();
-        assert_eq!(parsed, job(0));
-    }
-
-    #[test]
-    fn job_validation_rejects_tampered_ids_and_regions() {
-        assert!(job(0).validate().is_ok());
-        for bad in [
-            CopyJob {
-                source_backup_id: "backup-x".into(),
-                ..job(0)
-            },
-            CopyJob {
-                source_cluster_id: Some("cluster-".into()),
-                ..job(0)
-            },
-            CopyJob {
-                source_region: "us-east".into(),
-                ..job(0)
-            },
-            CopyJob {
-                destination_region: "us-east-1".into(),
-                ..job(0)
-            },
-        ] {
-            assert!(bad.validate().is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn copy_guard_copies_once_per_attempt() {
-        let dead = copy("backup-aaaaaaaaaaa", BackupState::Deleted, T0);
-        let live = copy("backup-bbbbbbbbbbb", BackupState::CreateInProgress, T0);
-        assert_eq!(decide_copy(&job(0), 1, &[]), CopyOutcome::CopyRequested);
-        // Attempt 1's copy exists (a retried task): do not copy again.
-        assert_eq!(
-            decide_copy(&job(0), 1, std::slice::from_ref(&dead)),
-            CopyOutcome::AlreadyRequested
-        );
-        // Attempt 2 after attempt 1's copy died: copy.
-        assert_eq!(
-            decide_copy(&job(0), 2, std::slice::from_ref(&dead)),
-            CopyOutcome::CopyRequested
-        );
-        // An old dead copy from before this job does not count as this job's attempt.
-        assert_eq!(
-            decide_copy(&job(1), 1, std::slice::from_ref(&dead)),
-            CopyOutcome::CopyRequested
-        );
-        assert_eq!(decide_copy(&job(0), 1, &[dead, live]), CopyOutcome::AlreadyLive);
+        decide_check(input.validate().unwrap(), copies, now)
     }
 
     #[test]
@@ -526,19 +402,18 @@ mod tests {
 
     #[test]
     fn a_deleted_copy_is_recopied_until_the_budget_is_spent() {
-        let one_dead = [copy("backup-ddddddddddd", BackupState::Deleted, T0)];
+        let one_dead = [marked("backup-ddddddddddd", BackupState::Deleted, 0, 1)];
         let out = check(input(0, 1, 270, T0), &one_dead, T0 + 600);
         assert_eq!(
             (out.check.state, out.check.next, out.check.reason),
             (CopyState::Deleted, Next::Recopy, Some(Reason::CopyDeleted))
         );
         assert_eq!((out.loop_state.attempt, out.loop_state.wait_seconds), (2, 0));
+        assert_eq!(out.check.destination_backup_id.as_deref(), Some("backup-ddddddddddd"));
 
-        let three_dead: Vec<Backup> = ["backup-aaaaaaaaaaa", "backup-bbbbbbbbbbb", "backup-ccccccccccc"]
-            .iter()
-            .map(|id| copy(id, BackupState::Deleted, T0))
-            .collect();
-        let out = check(input(0, 3, 270, T0), &three_dead, T0 + 600);
+        // Attempt 3's copy died; the earlier two have dropped out of the listing already.
+        let third_dead = [marked("backup-ccccccccccc", BackupState::Deleted, 0, 3)];
+        let out = check(input(0, 3, 270, T0), &third_dead, T0 + 600);
         assert_eq!(
             (out.check.next, out.check.reason),
             (Next::Fail, Some(Reason::CopyAttemptsExhausted))
@@ -547,18 +422,19 @@ mod tests {
     }
 
     #[test]
-    fn dead_copies_from_before_the_job_or_attempt_are_not_this_attempts_result() {
-        // Two old dead copies (priorCopies = 2), attempt 1 requested, not listed yet: wait.
-        let old: Vec<Backup> = ["backup-aaaaaaaaaaa", "backup-bbbbbbbbbbb"]
-            .iter()
-            .map(|id| copy(id, BackupState::PendingDeletion, T0 - 86_400))
-            .collect();
-        let out = check(input(2, 1, 0, T0), &old, T0 + 10);
+    fn dead_copies_of_other_executions_or_attempts_are_not_this_attempts_result() {
+        // Dead copies of an earlier generation, by hand and of attempt 1; attempt 2 just
+        // requested, not listed yet: wait.
+        let others = [
+            marked("backup-aaaaaaaaaaa", BackupState::Deleted, 0, 3),
+            copy("backup-bbbbbbbbbbb", BackupState::PendingDeletion, T0 - 86_400),
+            marked("backup-ddddddddddd", BackupState::Deleted, 1, 1),
+        ];
+        let out = check(input(1, 2, 0, T0 + 100), &others, T0 + 110);
         assert_eq!((out.check.state, out.check.next), (CopyState::NotVisible, Next::Wait));
-        // Attempt 2 just requested after attempt 1 died: its copy is not listed yet, so wait.
-        let one_dead = [copy("backup-ddddddddddd", BackupState::Deleted, T0)];
-        let out = check(input(0, 2, 0, T0 + 100), &one_dead, T0 + 110);
-        assert_eq!((out.check.state, out.check.next), (CopyState::NotVisible, Next::Wait));
+        // A live copy, whoever made it, is success.
+        let by_hand = [copy("backup-rrrrrrrrrrr", BackupState::Ready, T0)];
+        assert_eq!(check(input(1, 2, 0, T0), &by_hand, T0 + 110).check.next, Next::Succeed);
     }
 
     #[test]
@@ -641,9 +517,13 @@ mod tests {
     fn malformed_times_are_invalid_input() {
         let mut bad = input(0, 1, 0, T0);
         bad.loop_state.started_at = "yesterday".into();
-        assert!(
-            matches!(decide_check(bad, &[], T0), Err(TrackingError::InvalidInput(m)) if m.contains("loop.startedAt"))
-        );
+        assert!(matches!(bad.validate(), Err(TrackingError::InvalidInput(m)) if m.contains("loop.startedAt")));
+        let mut bad = input(0, 1, 0, T0);
+        bad.copy.requested_at = "2026-13-01T00:00:00Z".into();
+        assert!(matches!(bad.validate(), Err(TrackingError::InvalidInput(m)) if m.contains("copy.requestedAt")));
+        let mut bad = input(0, 1, 0, T0);
+        bad.policy.max_copy_attempts = 0;
+        assert!(matches!(bad.validate(), Err(TrackingError::InvalidInput(m)) if m.contains("maxCopyAttempts")));
     }
 
     #[test]
@@ -653,6 +533,6 @@ mod tests {
         assert_eq!(json["check"]["next"], "WAIT");
         assert_eq!(json["check"]["state"], "NOT_VISIBLE");
         assert_eq!(json["loop"]["waitSeconds"], 120);
-        assert!(json["job"]["priorCopies"].is_number());
+        assert!(json["job"]["generation"].is_number());
     }
 }

@@ -206,6 +206,61 @@ async fn copy_backup_to_region_sends_backup_and_destination_to_the_source_region
     assert_eq!(err.operation, "CopyBackupToRegion");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_copy_request_is_never_retried_by_the_sdk_but_listings_are() {
+    // A 503 may come after the copy was made: a second call could make a second copy.
+    let copy = mock!(HsmClient::copy_backup_to_region)
+        .sequence()
+        .http_status(503, None)
+        .output(|| CopyBackupToRegionOutput::builder().build())
+        .build();
+    // The production retry configuration (standard mode, 3 attempts); the clock is paused, so
+    // backoff sleeps take no time.
+    let standard = |c: aws_sdk_cloudhsmv2::config::Builder| {
+        c.retry_config(RetryConfig::standard().with_max_attempts(cloudhsm_backup_copy::aws::limits::MAX_ATTEMPTS))
+    };
+    let copier = hsm(
+        "us-east-1",
+        mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&copy], standard),
+    );
+    let err = copier
+        .copy_backup_to_region("us-east-1", "backup-aaaaaaaaaaa", "us-west-2", &[])
+        .await
+        .unwrap_err();
+    assert_eq!((copy.num_calls(), err.kind), (1, AwsErrorKind::Transient));
+
+    // The same shared configuration retries a read.
+    let list = mock!(HsmClient::describe_backups)
+        .sequence()
+        .http_status(503, None)
+        .times(2)
+        .output(|| DescribeBackupsOutput::builder().build())
+        .build();
+    let lister = hsm(
+        "us-east-1",
+        mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&list], standard),
+    );
+    lister
+        .describe_backups("us-east-1", BackupQuery::AllReady { since: None })
+        .await
+        .unwrap();
+    assert_eq!(list.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn describe_clusters_pages_within_the_api_limit() {
+    use aws_sdk_cloudhsmv2::operation::describe_clusters::DescribeClustersOutput;
+    let page = mock!(HsmClient::describe_clusters)
+        .match_requests(|r| r.max_results() == Some(25))
+        .then_output(|| DescribeClustersOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&page]);
+    hsm("us-east-1", client)
+        .describe_clusters("us-east-1", None)
+        .await
+        .unwrap();
+    assert_eq!(page.num_calls(), 1);
+}
+
 #[tokio::test]
 async fn a_region_without_a_client_is_an_error_not_a_panic() {
     let err = CloudHsm::from_clients(HashMap::new())
@@ -262,7 +317,11 @@ async fn execution_status_reads_the_deterministic_execution_arn() {
     let running = mock!(SfnClient::describe_execution)
         .match_requests(|r| r.execution_arn() == Some("arn:aws:states:us-east-1:123456789012:execution:tracker:job-1"))
         .then_output(|| describe_output(SfnStatus::Running));
-    let failed = mock!(SfnClient::describe_execution).then_output(|| describe_output(SfnStatus::Failed));
+    let failed = mock!(SfnClient::describe_execution).then_output(|| {
+        let mut out = describe_output(SfnStatus::Failed);
+        out.stop_date = Some(DateTime::from_secs(90));
+        out
+    });
     let missing = mock!(SfnClient::describe_execution)
         .then_error(|| DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().build()));
     let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&running, &failed, &missing]);
@@ -274,7 +333,10 @@ async fn execution_status_reads_the_deterministic_execution_arn() {
     );
     assert_eq!(
         sfn.execution_status("job-1").await.unwrap(),
-        Some(ExecutionStatus::Closed("FAILED".into()))
+        Some(ExecutionStatus::Closed {
+            status: "FAILED".into(),
+            stopped_at: Some(90)
+        })
     );
     assert_eq!(sfn.execution_status("job-1").await.unwrap(), None);
 }

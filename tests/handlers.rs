@@ -11,15 +11,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cloudhsm_backup_copy::backup::{Backup, BackupState};
 use cloudhsm_backup_copy::config::StartCopyConfig;
+use cloudhsm_backup_copy::copy_guard::CopyRequest;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
 use cloudhsm_backup_copy::event::parse_event;
+use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy};
+use cloudhsm_backup_copy::job::TAG_ATTEMPT;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
 use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION, TagPolicy};
-use cloudhsm_backup_copy::tracking::{CheckInput, CopyRequest};
+use cloudhsm_backup_copy::tracking::CheckInput;
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 
@@ -33,6 +36,8 @@ struct FakeHsm {
     backups: Mutex<HashMap<String, Vec<Backup>>>,
     calls: Mutex<Vec<String>>,
     failing_region: Option<(String, AwsErrorKind)>,
+    /// CopyBackupToRegion fails this way (and makes no copy).
+    failing_copy: Option<AwsErrorKind>,
     clusters: Vec<Cluster>,
 }
 
@@ -98,6 +103,15 @@ impl BackupApi for FakeHsm {
             .lock()
             .unwrap()
             .push(format!("CopyBackupToRegion {source_region} {backup_id} {destination}"));
+        if let Some(kind) = self.failing_copy {
+            return Err(AwsError {
+                operation: "CopyBackupToRegion",
+                region: source_region.into(),
+                kind,
+                code: None,
+                message: "injected".into(),
+            });
+        }
         let n = self.in_region(destination).len();
         self.add(
             destination,
@@ -177,6 +191,27 @@ impl ExecutionApi for FakeSfn {
     }
 }
 
+impl FakeSfn {
+    /// An execution that ran before and closed.
+    fn closed(&self, name: &str, status: &str, stopped_at: i64) {
+        self.executions.lock().unwrap().insert(
+            name.into(),
+            (
+                "{}".into(),
+                ExecutionStatus::Closed {
+                    status: status.into(),
+                    stopped_at: Some(stopped_at),
+                },
+            ),
+        );
+    }
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.executions.lock().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
 /// Whether a backup is as recent as a `since` bound asks (the fake honours it exactly).
 fn after(b: &Backup, since: Option<i64>) -> bool {
     since.is_none_or(|s| b.created_at.is_some_and(|t| t >= s))
@@ -205,6 +240,7 @@ fn config() -> StartCopyConfig {
         selection: ClusterSelection::default(),
         tag_policy: TagPolicy::default(),
         prune: PrunePolicy::default(),
+        retry: RetryPolicy::default(),
     }
 }
 
@@ -268,41 +304,105 @@ async fn a_backup_created_event_starts_one_tracked_copy_per_destination() {
     let (input, _) = &executions["backup-4kuraxsqetz-to-us-west-2-0"];
     assert_eq!(
         input,
-        r#"{"sourceBackupId":"backup-4kuraxsqetz","sourceClusterId":"cluster-kzlczlspnho","sourceRegion":"us-east-1","destinationRegion":"us-west-2","priorCopies":0}"#
+        r#"{"sourceBackupId":"backup-4kuraxsqetz","sourceClusterId":"cluster-kzlczlspnho","sourceRegion":"us-east-1","destinationRegion":"us-west-2","generation":0}"#
     );
     // The copy itself is the execution's first step, not made here.
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("CopyBackupToRegion")));
 }
 
 #[tokio::test]
-async fn repeated_events_join_the_running_execution() {
+async fn repeated_events_join_the_running_execution_and_count_it_as_a_skip() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
-    for _ in 0..5 {
-        svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let first = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    assert_eq!(first["startedCount"], 2);
+    for _ in 0..4 {
+        let again = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+        assert_eq!(again["startedCount"], 0);
+        assert_eq!(again["skippedCounts"]["ALREADY_TRACKING"], 2);
     }
     assert_eq!(svc.executions.executions.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
-async fn a_closed_execution_without_a_live_copy_is_reported_as_a_failure() {
+async fn a_closed_execution_without_a_live_copy_moves_the_pair_to_its_next_generation() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
-    svc.executions.executions.lock().unwrap().insert(
-        "backup-4kuraxsqetz-to-us-west-2-0".into(),
-        ("{}".into(), ExecutionStatus::Closed("FAILED".into())),
+    for status in ["FAILED", "TIMED_OUT"] {
+        let name = format!("backup-4kuraxsqetz-to-us-west-2-{}", svc.executions.names().len());
+        svc.executions.closed(&name, status, NOW - 7200);
+    }
+
+    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+
+    let started: Vec<&str> = summary["started"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["executionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        started,
+        vec!["backup-4kuraxsqetz-to-us-west-2-2", "backup-4kuraxsqetz-to-eu-west-1-0"]
     );
+    let executions = svc.executions.executions.lock().unwrap();
+    let (input, _) = &executions["backup-4kuraxsqetz-to-us-west-2-2"];
+    assert!(input.ends_with(r#""generation":2}"#), "{input}");
+}
 
-    let err = svc.handle(event_file("backup-created.json"), NOW).await.unwrap_err();
+#[tokio::test]
+async fn sweeps_back_off_then_give_up_and_an_explicit_event_asks_again() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
+    let west = |g: usize| format!("backup-4kuraxsqetz-to-us-west-2-{g}");
+    // Two failures, the last 30 minutes ago: the retry waits (1 h after the second failure).
+    svc.executions.closed(&west(0), "FAILED", NOW - 9000);
+    svc.executions.closed(&west(1), "ABORTED", NOW - 1800);
+    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!(sweep["skippedCounts"]["BACKING_OFF"], 1, "{sweep}");
+    assert_eq!(sweep["startedCount"], 1); // eu-west-1
+    let later = svc
+        .handle(event_file("scheduled-sweep.json"), NOW + 1800)
+        .await
+        .unwrap();
+    assert_eq!(later["started"][0]["executionName"], west(2));
 
-    assert!(err.to_string().contains("1 of 2 copies could not be started"), "{err}");
-    assert!(err.to_string().contains("FAILED"), "{err}");
-    assert_eq!(error_type(err), "NonRetryable");
-    // The other destination was still started.
-    assert!(
+    // Five failures in a row: sweeps give up, loudly, without starting anything.
+    for g in 2..5 {
+        svc.executions.closed(&west(g), "FAILED", NOW - 100);
+    }
+    let sweep = svc
+        .handle(event_file("scheduled-sweep.json"), NOW + 3600)
+        .await
+        .unwrap();
+    assert_eq!(sweep["startedCount"], 0);
+    assert_eq!(sweep["skippedCounts"]["GIVEN_UP"], 1);
+    let given_up = sweep["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["reason"] == "GIVEN_UP")
+        .unwrap();
+    assert_eq!(given_up["failedExecutions"], 5);
+    assert_eq!(given_up["nextExecutionName"], west(5));
+
+    // The custom event naming the backup always starts one more.
+    let asked = svc.handle(event_file("backup-created.json"), NOW + 3600).await.unwrap();
+    assert_eq!(asked["started"][0]["executionName"], west(5));
+    assert_eq!(asked["startedCount"], 1);
+}
+
+#[tokio::test]
+async fn a_success_after_failures_resets_the_count() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
+    for g in 0..5 {
         svc.executions
-            .executions
-            .lock()
-            .unwrap()
-            .contains_key("backup-4kuraxsqetz-to-eu-west-1-0")
+            .closed(&format!("backup-4kuraxsqetz-to-us-west-2-{g}"), "FAILED", NOW - 99_999);
+    }
+    // The copy was made, then vanished (deleted and gone after 7 days, or lost).
+    svc.executions
+        .closed("backup-4kuraxsqetz-to-us-west-2-5", "SUCCEEDED", NOW - 99_999);
+    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!(
+        sweep["started"][0]["executionName"],
+        "backup-4kuraxsqetz-to-us-west-2-6"
     );
 }
 
@@ -420,6 +520,55 @@ async fn the_copy_step_copies_once_per_attempt() {
         copies,
         vec!["CopyBackupToRegion us-east-1 backup-4kuraxsqetz us-west-2"]
     );
+}
+
+#[tokio::test]
+async fn the_copy_step_marks_its_copy_and_a_retried_attempt_finds_it() {
+    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
+    let step = event_file("copy-step.json");
+    svc.handle(step.clone(), NOW).await.unwrap();
+    let copy = svc.backups.in_region("us-west-2").pop().unwrap();
+    assert!(
+        copy.tags
+            .contains(&(TAG_ATTEMPT.to_owned(), "backup-4kuraxsqetz-to-us-west-2-0/1".to_owned())),
+        "{:?}",
+        copy.tags
+    );
+    // The copy died; the same attempt retried must not copy again, the next attempt must.
+    svc.backups.backups.lock().unwrap().get_mut("us-west-2").unwrap()[0].state = BackupState::Deleted;
+    assert_eq!(
+        svc.handle(step.clone(), NOW).await.unwrap()["outcome"],
+        "ALREADY_REQUESTED"
+    );
+    let mut next = step;
+    next["attempt"] = json!(2);
+    assert_eq!(svc.handle(next, NOW).await.unwrap()["outcome"], "COPY_REQUESTED");
+}
+
+#[tokio::test]
+async fn an_ambiguous_copy_answer_is_not_an_error_to_retry() {
+    // A 5xx or a timeout may come after the copy was made: the step reports it unconfirmed and
+    // the poll loop looks, instead of the state machine calling again.
+    for (kind, expected) in [
+        (AwsErrorKind::Transient, Ok("REQUEST_UNCONFIRMED")),
+        (AwsErrorKind::Throttled, Err("Retryable")),
+        (AwsErrorKind::AccessDenied, Err("NonRetryable")),
+    ] {
+        let mut hsm = FakeHsm::with_source(BackupState::Ready, NOW);
+        hsm.failing_copy = Some(kind);
+        let svc = service(hsm);
+        let result = svc.handle(event_file("copy-step.json"), NOW).await;
+        match expected {
+            Ok(outcome) => assert_eq!(result.unwrap()["outcome"], outcome),
+            Err(name) => assert_eq!(error_type(result.unwrap_err()), name),
+        }
+        let copies = svc
+            .backups
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("CopyBackupToRegion"));
+        assert_eq!(copies.count(), 1, "{kind:?}");
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use cloudhsm_backup_copy::backup::Backup;
 use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::error::{AwsError, MAX_MESSAGE_CHARS};
+use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
@@ -81,6 +82,7 @@ fn start_copy() -> StartCopy<Counting, Counting> {
             selection: ClusterSelection::default(),
             tag_policy: TagPolicy::default(),
             prune: PrunePolicy::default(),
+            retry: RetryPolicy::default(),
         },
     }
 }
@@ -140,7 +142,7 @@ fn broken_event() -> impl Strategy<Value = Value> {
         (any_json(), any_json()).prop_map(|(job, attempt)| json!({"action": "copy", "job": job, "attempt": attempt}));
     let step_bad_id = bad_id().prop_map(|id| {
         json!({"action": "copy", "attempt": 1, "job": {"sourceBackupId": id, "sourceClusterId": null,
-               "sourceRegion": "us-east-1", "destinationRegion": "us-west-2", "priorCopies": 0}})
+               "sourceRegion": "us-east-1", "destinationRegion": "us-west-2", "generation": 0}})
     });
     prop_oneof![custom, wrong_detail, unknown, trail, step, step_bad_id]
 }
@@ -185,6 +187,21 @@ proptest! {
         prop_assert!(err.is_some(), "accepted {}", payload);
         prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
         prop_assert_eq!(svc.backups.calls() + svc.executions.calls(), 0);
+    }
+
+    #[test]
+    fn check_copy_checks_its_times_before_calling_aws(started in ".{0,32}", requested in ".{0,32}") {
+        use cloudhsm_backup_copy::time::parse_rfc3339;
+        prop_assume!(parse_rfc3339(&started).is_none() || parse_rfc3339(&requested).is_none());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/check-copy.json");
+        let mut payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        payload["loop"]["startedAt"] = json!(started);
+        payload["copy"]["requestedAt"] = json!(requested);
+        let svc = CheckCopy { backups: Counting::default() };
+        let err = runtime().block_on(svc.handle(payload, NOW)).err();
+        prop_assert!(err.is_some());
+        prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
+        prop_assert_eq!(svc.backups.calls(), 0);
     }
 
     #[test]

@@ -13,8 +13,10 @@ use crate::error::{AwsError, AwsErrorKind};
 use crate::ports::{BackupApi, BackupQuery};
 use crate::selection::Cluster;
 
-/// DescribeBackups' page size limit (botocore's `BackupsMaxSize`).
+/// DescribeBackups' page size limit (botocore's `BackupsMaxSize`, 1..50).
 pub const PAGE_SIZE: i32 = 50;
+/// DescribeClusters' page size limit (botocore's `ClustersMaxSize`, 1..25).
+pub const CLUSTER_PAGE_SIZE: i32 = 25;
 /// Ids per `backupIds`/`sourceBackupIds` filter: the API documents no maximum, so stay modest.
 pub const IDS_PER_FILTER: usize = 50;
 
@@ -168,6 +170,12 @@ impl BackupApi for CloudHsm {
             .backup_id(backup_id)
             .destination_region(destination_region)
             .set_tag_list((!tag_list.is_empty()).then_some(tag_list))
+            // Not idempotent: an SDK retry after a 5xx or a timeout could make a second copy.
+            // The copy guard and the state machine decide what to retry.
+            .customize()
+            .config_override(
+                aws_sdk_cloudhsmv2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| classify(OPERATION, source_region, &e))?;
@@ -195,7 +203,7 @@ impl BackupApi for CloudHsm {
         };
         let mut clusters = Vec::new();
         for chunk in chunks {
-            let mut request = client.describe_clusters().max_results(PAGE_SIZE);
+            let mut request = client.describe_clusters().max_results(CLUSTER_PAGE_SIZE);
             if let Some(chunk) = chunk {
                 request = request.filters("clusterIds", chunk);
             }

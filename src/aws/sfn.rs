@@ -65,7 +65,10 @@ impl ExecutionApi for StepFunctions {
         match result {
             Ok(out) => Ok(Some(match out.status() {
                 SdkStatus::Running => ExecutionStatus::Running,
-                other => ExecutionStatus::Closed(other.as_str().to_owned()),
+                other => ExecutionStatus::Closed {
+                    status: other.as_str().to_owned(),
+                    stopped_at: out.stop_date().map(|t| t.secs()),
+                },
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => Ok(None),
             Err(e) => Err(classify(OPERATION, &self.region, &e)),

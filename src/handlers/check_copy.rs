@@ -39,14 +39,14 @@ impl<B: BackupApi> CheckCopy<B> {
     pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<CheckOutput, CheckCopyError> {
         let input: CheckInput =
             serde_json::from_value(payload).map_err(|e| CheckCopyError::InvalidInput(e.to_string()))?;
-        input.job.validate()?;
-        input.policy.validate()?;
-        let ids = [input.job.source_backup_id.clone()];
+        // Every input check comes before the AWS call.
+        let valid = input.validate()?;
+        let ids = [valid.job().source_backup_id.clone()];
         let copies = self
             .backups
-            .describe_backups(&input.job.destination_region, BackupQuery::CopiesOf(&ids))
+            .describe_backups(&valid.job().destination_region, BackupQuery::CopiesOf(&ids))
             .await?;
-        let output = decide_check(input, &copies, now)?;
+        let output = decide_check(valid, &copies, now);
         info!(
             source_backup_id = %output.job.source_backup_id,
             destination_region = %output.job.destination_region,

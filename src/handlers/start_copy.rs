@@ -18,16 +18,21 @@ use tracing::{error, info, warn};
 
 use crate::backup::Backup;
 use crate::config::StartCopyConfig;
-use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
-use crate::event::{EventError, PRUNE_ACTION, ParsedEvent, Trigger, parse_event, parse_prune_request};
+use crate::copy_guard::{CopyOutcome, CopyRequest, CopyResult, decide_copy};
+use crate::error::{AwsError, AwsErrorKind, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
+use crate::event::{
+    BACKUP_CREATED_DETAIL_TYPE, EventError, PRUNE_ACTION, ParsedEvent, Trigger, parse_event, parse_prune_request,
+};
 use crate::freshness::{self, Freshness};
+use crate::generations;
+use crate::job::{CopyJob, JobError};
+use crate::metrics;
 use crate::plan::{PlanItem, SkipReason, eligibility, plan};
-use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
 use crate::pruning::{self, Prune};
 use crate::selection::NotSelected;
 use crate::tags::TagError;
 use crate::time::{self, EpochSeconds, to_rfc3339};
-use crate::tracking::{CopyJob, CopyOutcome, CopyRequest, CopyResult, TrackingError, decide_copy};
 
 /// StartExecution calls in flight at once: a first sweep over a large fleet starts thousands,
 /// one at a time they would take minutes. Step Functions allows StartExecution bursts of
@@ -46,7 +51,7 @@ pub enum StartCopyError {
     #[error("invalid copy request: {0}")]
     CopyRequest(String),
     #[error(transparent)]
-    Tracking(#[from] TrackingError),
+    Job(#[from] JobError),
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error("cannot tag the copy: {0}")]
@@ -65,7 +70,7 @@ pub enum StartCopyError {
 impl From<StartCopyError> for Diagnostic {
     fn from(e: StartCopyError) -> Self {
         let error_type = match &e {
-            StartCopyError::Event(_) | StartCopyError::CopyRequest(_) | StartCopyError::Tracking(_) => INVALID_INPUT,
+            StartCopyError::Event(_) | StartCopyError::CopyRequest(_) | StartCopyError::Job(_) => INVALID_INPUT,
             StartCopyError::Aws(aws) if aws.is_retryable() => RETRYABLE,
             StartCopyError::Incomplete { retryable: true, .. } => RETRYABLE,
             StartCopyError::Aws(_)
@@ -160,11 +165,7 @@ pub struct Failed {
 
 impl Summary {
     fn skip(&mut self, source_backup_id: &str, destination_region: Option<&str>, reason: SkipReason) {
-        let key = serde_json::to_value(&reason)
-            .ok()
-            .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_default();
-        *self.skipped_counts.entry(key).or_default() += 1;
+        *self.skipped_counts.entry(reason.name().to_owned()).or_default() += 1;
         if self.skipped.len() < MAX_LISTED {
             self.skipped.push(Skipped {
                 source_backup_id: source_backup_id.to_owned(),
@@ -366,19 +367,31 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             }
         }
         // A first sweep may start thousands of executions: a few at a time, in plan order.
+        let explicit = matches!(event.trigger, Trigger::Backup { .. }) && summary.origin == BACKUP_CREATED_DETAIL_TYPE;
         let results: Vec<StartResult> = stream::iter(jobs)
-            .map(|job| self.start(job))
+            .map(|job| self.start(job, explicit, now))
             .buffered(START_CONCURRENCY)
             .collect()
             .await;
+        let mut given_up: HashMap<String, usize> = HashMap::new();
         for result in results {
+            if let StartResult::Skipped {
+                region,
+                reason: SkipReason::GivenUp { .. },
+                ..
+            } = &result
+            {
+                *given_up.entry(region.clone()).or_default() += 1;
+            }
             summary.record(result);
         }
         if sweep {
             for region in &reachable {
+                let count = given_up.get(region).copied().unwrap_or_default();
+                metrics::emit(&metrics::given_up_line(region, count, now));
                 let in_region = copies.get(region).map(Vec::as_slice).unwrap_or_default();
                 for figure in freshness::measure(&sources, source, region, in_region, now) {
-                    emit_metric(&freshness::emf_line(&figure, now));
+                    metrics::emit(&freshness::emf_line(&figure, now));
                     summary.freshness.push(figure);
                 }
                 if prune {
@@ -467,15 +480,20 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         Ok(kept)
     }
 
-    /// Starts the job's tracking execution (which makes the copy).
-    /// Starts one tracking execution; the outcome goes into the summary afterwards, so that
-    /// several starts can run at once.
-    async fn start(&self, job: CopyJob) -> StartResult {
-        let name = job.execution_name();
+    /// Starts the pair's next tracking execution (which makes the copy), if the retry policy
+    /// admits it; the outcome goes into the summary afterwards, so that several starts can run
+    /// at once.
+    async fn start(&self, job: CopyJob, explicit: bool, now: EpochSeconds) -> StartResult {
         let region = job.destination_region.clone();
         let backup_id = job.source_backup_id.clone();
-        match self.executions.start_execution(&name, &job.execution_input()).await {
-            Ok(StartOutcome::Started { execution_arn }) => {
+        let skipped = |reason| StartResult::Skipped {
+            backup_id: backup_id.clone(),
+            region: region.clone(),
+            reason,
+        };
+        match generations::start_next(&self.executions, job, self.config.retry, explicit, now).await {
+            Ok(generations::Started::New { job, execution_arn }) => {
+                let name = job.execution_name();
                 info!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, "copy tracking started");
                 StartResult::Started(Started {
                     source_backup_id: backup_id,
@@ -484,31 +502,34 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                     execution_arn,
                 })
             }
-            Ok(StartOutcome::AlreadyExists) => match self.executions.execution_status(&name).await {
-                Ok(Some(ExecutionStatus::Running)) => StartResult::Skipped {
-                    backup_id,
-                    region,
-                    reason: SkipReason::AlreadyTracking { execution_name: name },
-                },
-                Ok(status) => {
-                    // The name is taken by an execution that closed without leaving a live copy
-                    // (or vanished): starting again would be refused, so say so loudly.
-                    let status = match status {
-                        Some(ExecutionStatus::Closed(s)) => s,
-                        _ => "unknown".to_owned(),
-                    };
-                    warn!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, status = %status, "tracking execution already closed without a live copy");
-                    StartResult::Failed(Failed {
-                        source_backup_id: backup_id,
-                        destination_region: region,
-                        error: format!(
-                            "execution {name} already ran ({status}) and no live copy exists; it cannot be started again under the same name"
-                        ),
-                        retryable: false,
-                    })
-                }
-                Err(e) => StartResult::Failed(Failed::from_aws(backup_id, region, &e)),
-            },
+            Ok(generations::Started::Running { job }) => skipped(SkipReason::AlreadyTracking {
+                execution_name: job.execution_name(),
+            }),
+            Ok(generations::Started::GivenUp { job, failed_in_a_row }) => {
+                warn!(source_backup_id = %backup_id, destination_region = %region, failed_executions = failed_in_a_row, "copy given up until a CloudHSM Backup Created event names the backup");
+                skipped(SkipReason::GivenUp {
+                    failed_executions: failed_in_a_row,
+                    next_execution_name: job.execution_name(),
+                })
+            }
+            Ok(generations::Started::BackingOff {
+                failed_in_a_row,
+                not_before,
+                ..
+            }) => skipped(SkipReason::BackingOff {
+                failed_executions: failed_in_a_row,
+                not_before: to_rfc3339(not_before),
+            }),
+            Ok(generations::Started::TooManyGenerations { job }) => StartResult::Failed(Failed {
+                source_backup_id: backup_id,
+                destination_region: region,
+                error: format!(
+                    "{} executions already ran for this copy; not looking further (next name {})",
+                    generations::MAX_GENERATIONS,
+                    job.execution_name()
+                ),
+                retryable: false,
+            }),
             Err(e) => {
                 error!(source_backup_id = %backup_id, destination_region = %region, error = %e, "cannot start copy tracking");
                 StartResult::Failed(Failed::from_aws(backup_id, region, &e))
@@ -534,7 +555,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             .backups
             .describe_backups(&job.destination_region, BackupQuery::CopiesOf(&ids))
             .await?;
-        let outcome = decide_copy(job, request.attempt, &copies);
+        let mut outcome = decide_copy(job, request.attempt, &copies);
         if outcome == CopyOutcome::CopyRequested {
             // The source's current tags, merged explicitly: passing a TagList replaces them.
             let source = self
@@ -544,15 +565,26 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 .into_iter()
                 .next()
                 .ok_or_else(|| StartCopyError::SourceMissing(job.source_backup_id.clone()))?;
-            let tags = self.config.tag_policy.copy_tags(job, &source.tags)?;
-            self.backups
+            let tags = self.config.tag_policy.copy_tags(job, request.attempt, &source.tags)?;
+            let requested = self
+                .backups
                 .copy_backup_to_region(
                     &job.source_region,
                     &job.source_backup_id,
                     &job.destination_region,
                     &tags,
                 )
-                .await?;
+                .await;
+            match requested {
+                Ok(()) => {}
+                // A 5xx or a timeout may come after the copy was made: retrying could make two.
+                // The poll loop finds out, and asks for another attempt if no copy appears.
+                Err(e) if e.kind == AwsErrorKind::Transient => {
+                    warn!(source_backup_id = %job.source_backup_id, destination_region = %job.destination_region, attempt = request.attempt, error = %e, "copy request unconfirmed");
+                    outcome = CopyOutcome::RequestUnconfirmed;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         info!(
             source_backup_id = %job.source_backup_id,
@@ -566,16 +598,6 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             attempt: request.attempt,
             requested_at: to_rfc3339(now),
         })
-    }
-}
-
-/// Writes one CloudWatch Embedded Metric Format line to stdout, where Lambda's log capture
-/// picks it up as is (it must not go through the tracing formatter, which would wrap it).
-fn emit_metric(line: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-        warn!(error = %e, "cannot write a metric line");
     }
 }
 

@@ -1,0 +1,240 @@
+//! Which tracking execution a (backup, region) pair that lacks a live copy gets next, whatever
+//! earlier executions did.
+//!
+//! Generation `g` is the execution named `<backup>-to-<region>-<g>`. The planner asks Step
+//! Functions about generations 0, 1, 2, ... until it finds a name no execution holds or one
+//! that is still running. A closed execution's name can never be started again (for 90 days),
+//! so every closed one moves the pair to the next generation, and every planner, concurrent or
+//! not, reads the same record and arrives at the same name. Nothing here depends on what the
+//! destination lists.
+//!
+//! The noise is bounded: after [`RetryPolicy::max_failed_executions`] executions in a row that
+//! did not succeed, sweeps and cluster events give up on the pair (reported as `GIVEN_UP` and
+//! in the `CopiesGivenUp` metric, which has an alarm) until a "CloudHSM Backup Created" event
+//! names the backup, which always starts one more. Between failures, retries back off: the
+//! first comes with the next sweep, each later one waits twice as long (1 h, 2 h, 4 h, ...).
+
+use crate::error::AwsError;
+use crate::job::{CopyJob, execution_name};
+use crate::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
+use crate::time::EpochSeconds;
+
+/// Generations asked about per pair before the planner stops looking (a pair that has failed
+/// this often has been given up long before, unless someone keeps asking for it by hand).
+pub const MAX_GENERATIONS: u32 = 200;
+/// The longest wait between two automatic attempts.
+pub const MAX_BACKOFF_SECONDS: i64 = 24 * 3600;
+
+/// How often a pair is tried again by later sweeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Failed executions in a row after which only an explicit event tries again.
+    pub max_failed_executions: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_failed_executions: 5,
+        }
+    }
+}
+
+/// What Step Functions knows about the pair's earlier executions, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// Failed (or timed out, or aborted) executions since the last one that succeeded.
+    pub failed_in_a_row: u32,
+    /// When the newest failed one stopped.
+    pub last_failed_at: Option<EpochSeconds>,
+}
+
+impl History {
+    fn record(&mut self, status: &str, stopped_at: Option<EpochSeconds>) {
+        if status == "SUCCEEDED" {
+            *self = Self::default();
+        } else {
+            self.failed_in_a_row += 1;
+            self.last_failed_at = stopped_at.or(self.last_failed_at);
+        }
+    }
+}
+
+/// The decision once the first unused generation is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Start,
+    /// Too many failures in a row: only an explicit event starts another.
+    GiveUp {
+        failed_in_a_row: u32,
+    },
+    /// The last failure is too recent.
+    BackOff {
+        failed_in_a_row: u32,
+        not_before: EpochSeconds,
+    },
+}
+
+/// Whether the next generation starts now. `explicit`: a "CloudHSM Backup Created" event named
+/// the backup, which overrides both the cap and the backoff.
+pub fn admit(history: &History, policy: RetryPolicy, explicit: bool, now: EpochSeconds) -> Admission {
+    let failed = history.failed_in_a_row;
+    if explicit || failed == 0 {
+        return Admission::Start;
+    }
+    if failed >= policy.max_failed_executions {
+        return Admission::GiveUp {
+            failed_in_a_row: failed,
+        };
+    }
+    let wait = backoff_seconds(failed);
+    match history.last_failed_at {
+        Some(at) if now < at + wait => Admission::BackOff {
+            failed_in_a_row: failed,
+            not_before: at + wait,
+        },
+        _ => Admission::Start,
+    }
+}
+
+/// The wait after `failed` failures in a row: none after the first, then 1 h, 2 h, 4 h, ...
+pub fn backoff_seconds(failed: u32) -> i64 {
+    match failed {
+        0 | 1 => 0,
+        n => 3600_i64
+            .checked_shl(n - 2)
+            .unwrap_or(MAX_BACKOFF_SECONDS)
+            .min(MAX_BACKOFF_SECONDS),
+    }
+}
+
+/// What starting the pair's next execution came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// This call started it.
+    New { job: CopyJob, execution_arn: String },
+    /// The pair's execution is running already (a repeated event, another sweep).
+    Running { job: CopyJob },
+    /// [`Admission::GiveUp`]; `job` is the generation an explicit event would start.
+    GivenUp { job: CopyJob, failed_in_a_row: u32 },
+    /// [`Admission::BackOff`].
+    BackingOff {
+        job: CopyJob,
+        failed_in_a_row: u32,
+        not_before: EpochSeconds,
+    },
+    /// Step Functions holds more closed executions for the pair than [`MAX_GENERATIONS`].
+    TooManyGenerations { job: CopyJob },
+}
+
+/// Finds the pair's next generation and starts it if [`admit`] says so. `job` names the pair;
+/// its generation is replaced.
+pub async fn start_next<E: ExecutionApi>(
+    executions: &E,
+    mut job: CopyJob,
+    policy: RetryPolicy,
+    explicit: bool,
+    now: EpochSeconds,
+) -> Result<Started, AwsError> {
+    let mut history = History::default();
+    let mut generation = 0;
+    while generation < MAX_GENERATIONS {
+        let name = execution_name(&job.source_backup_id, &job.destination_region, generation);
+        match executions.execution_status(&name).await? {
+            Some(ExecutionStatus::Running) => {
+                job.generation = generation;
+                return Ok(Started::Running { job });
+            }
+            Some(ExecutionStatus::Closed { status, stopped_at }) => {
+                history.record(&status, stopped_at);
+                generation += 1;
+            }
+            None => {
+                job.generation = generation;
+                match admit(&history, policy, explicit, now) {
+                    Admission::Start => {}
+                    Admission::GiveUp { failed_in_a_row } => return Ok(Started::GivenUp { job, failed_in_a_row }),
+                    Admission::BackOff {
+                        failed_in_a_row,
+                        not_before,
+                    } => {
+                        return Ok(Started::BackingOff {
+                            job,
+                            failed_in_a_row,
+                            not_before,
+                        });
+                    }
+                }
+                match executions.start_execution(&name, &job.execution_input()).await? {
+                    StartOutcome::Started { execution_arn } => return Ok(Started::New { job, execution_arn }),
+                    // Another planner took the name a moment ago: look at it again.
+                    StartOutcome::AlreadyExists => continue,
+                }
+            }
+        }
+    }
+    job.generation = generation;
+    Ok(Started::TooManyGenerations { job })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: EpochSeconds = 1_795_665_600;
+
+    fn history(failed: u32, ago: i64) -> History {
+        History {
+            failed_in_a_row: failed,
+            last_failed_at: Some(NOW - ago),
+        }
+    }
+
+    #[test]
+    fn retries_back_off_then_give_up_until_asked() {
+        let policy = RetryPolicy::default();
+        assert_eq!(admit(&History::default(), policy, false, NOW), Admission::Start);
+        // The first failure is retried by the very next sweep.
+        assert_eq!(admit(&history(1, 60), policy, false, NOW), Admission::Start);
+        // The second waits an hour, the third two.
+        assert_eq!(
+            admit(&history(2, 1800), policy, false, NOW),
+            Admission::BackOff {
+                failed_in_a_row: 2,
+                not_before: NOW + 1800
+            }
+        );
+        assert_eq!(admit(&history(2, 3600), policy, false, NOW), Admission::Start);
+        assert!(matches!(
+            admit(&history(3, 3600), policy, false, NOW),
+            Admission::BackOff { .. }
+        ));
+        assert_eq!(
+            admit(&history(5, 999_999), policy, false, NOW),
+            Admission::GiveUp { failed_in_a_row: 5 }
+        );
+        // An explicit event always starts one more.
+        assert_eq!(admit(&history(5, 1), policy, true, NOW), Admission::Start);
+        assert_eq!(admit(&history(9, 1), policy, true, NOW), Admission::Start);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let waits: Vec<i64> = (0..8).map(backoff_seconds).collect();
+        assert_eq!(waits, vec![0, 0, 3600, 7200, 14_400, 28_800, 57_600, 86_400]);
+        assert_eq!(backoff_seconds(u32::MAX), MAX_BACKOFF_SECONDS);
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let mut h = History::default();
+        h.record("FAILED", Some(NOW - 10));
+        h.record("TIMED_OUT", Some(NOW - 5));
+        assert_eq!(h.failed_in_a_row, 2);
+        assert_eq!(h.last_failed_at, Some(NOW - 5));
+        h.record("SUCCEEDED", Some(NOW - 4));
+        assert_eq!(h, History::default());
+        h.record("ABORTED", None);
+        assert_eq!((h.failed_in_a_row, h.last_failed_at), (1, None));
+    }
+}
