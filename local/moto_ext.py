@@ -10,8 +10,9 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
 * writes CloudHSM timestamps as epoch seconds (moto writes zone-less ISO strings, which the AWS
   SDK for Rust rejects), makes ids look like AWS's (``backup-`` + 11 base32 characters), and
   pages DescribeBackups at 50 like AWS;
-* runs Step Functions executions for real (``execute_state_machine``), and forwards Lambda
-  invokes of the named functions to ``cargo lambda watch`` (``--lambda-url``);
+* runs Step Functions executions for real (``execute_state_machine``), thousands at once (see
+  sfn_scaling.py), and forwards Lambda invokes of the named functions to ``cargo lambda watch``
+  (``--lambda-url``);
 * compresses time for benchmarks (``timeScale``): Wait states sleep a fraction of their
   seconds and the tracked copy's clock skips the rest; ``copyDelays`` sets a copy time per
   source backup, and each ``/_ext/calls`` entry reports when its copy was made, finished and
@@ -21,6 +22,9 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   PENDING_DELETION);
 * injects faults on request: throttling, 5xx and slow answers, per service and operation, at
   a rate, from a seeded generator (the ``faults`` switch; ``GET /_ext/faults`` counts them);
+* checks every CloudHSM, Step Functions and EventBridge request against botocore's model of
+  its operation (``enforceContract``, see api_contract.py) and answers a violation with AWS's
+  ValidationException; ``GET /_ext/violations`` lists them (``POST`` clears);
 * serves a small control API: ``GET/POST /_ext/config`` (the switches above),
   ``GET /_ext/calls`` (every CopyBackupToRegion made) and ``POST /_ext/backups`` (``{"clusterId", "ageHours"}``: a READY backup of a cluster, taken
   that long ago, as the service makes daily), ``GET /_ext/requests`` (API requests
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import random
@@ -44,6 +49,9 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
+
+import api_contract
+import sfn_scaling
 
 ID_ALPHABET = string.ascii_lowercase + "234567"
 PAGE_MAX = 50
@@ -73,7 +81,15 @@ CONFIG: dict[str, Any] = {
     # pendingDeletionListedSeconds (AWS: restorable for 7 days, then gone).
     "deletedListedSeconds": None,
     "pendingDeletionListedSeconds": 7 * 86400,
+    # Every request to these services (from the functions and from the state machine's
+    # integrations, which call back over HTTP) is checked against botocore's model of the
+    # operation; a violation answers AWS's ValidationException and is kept for GET /_ext/violations.
+    "enforceContract": True,
 }
+# Signing name in the request's credential scope -> botocore service name.
+CONTRACT_SERVICES = {"cloudhsm": "cloudhsmv2", "states": "stepfunctions", "events": "events"}
+# Requests that broke the API contract: {"service", "operation", "violations"}.
+VIOLATIONS: list[dict[str, Any]] = []
 # Faults injected so far, as {"<service>:<Operation>:<kind>": count}.
 FAULTS_INJECTED: dict[str, int] = {}
 FAULT_RANDOM = random.Random(0)
@@ -181,7 +197,6 @@ def install_cloudhsm() -> None:
 
     def response_describe_backups(self: Any) -> str:
         params = json.loads(self.body or "{}")
-        max_results = params.get("MaxResults")
         with LOCK:
             DESCRIBE_BACKUPS.append(
                 {
@@ -190,8 +205,6 @@ def install_cloudhsm() -> None:
                     "nextToken": bool(params.get("NextToken")),
                 }
             )
-        if max_results is not None and not 1 <= int(max_results) <= PAGE_MAX:
-            raise ClientError("ValidationException", f"MaxResults must be between 1 and {PAGE_MAX}")
         return original_response_describe(self)
 
     responses.CloudHSMV2Response.describe_backups = response_describe_backups
@@ -426,6 +439,9 @@ class Control:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_ext/"):
             operation = self.count(environ)
+            invalid = self.check_contract(environ, operation)
+            if invalid is not None:
+                return self.reply(start_response, "400 Bad Request", invalid)
             fault = self.draw_fault(operation)
             if fault is not None:
                 kind, delay = fault
@@ -449,6 +465,11 @@ class Control:
         if path == "/_ext/config":
             with LOCK:
                 return self.reply(start_response, "200 OK", CONFIG)
+        if path == "/_ext/violations":
+            with LOCK:
+                if environ["REQUEST_METHOD"] == "POST":
+                    VIOLATIONS.clear()
+                return self.reply(start_response, "200 OK", VIOLATIONS)
         if path == "/_ext/faults":
             with LOCK:
                 return self.reply(start_response, "200 OK", FAULTS_INJECTED)
@@ -496,6 +517,28 @@ class Control:
             by_region = REQUESTS.setdefault(key, {})
             by_region[region] = by_region.get(region, 0) + 1
         return service, operation
+
+    @staticmethod
+    def check_contract(environ: dict, operation: tuple[str, str] | None) -> dict | None:
+        """The ValidationException body for a request outside the API contract, else None. The
+        body is read here and put back for moto."""
+        service = CONTRACT_SERVICES.get(operation[0]) if operation else None
+        if service is None or operation is None or not CONFIG["enforceContract"]:
+            return None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            found = ["the body is not JSON"]
+        else:
+            found = api_contract.violations(service, operation[1], params) if isinstance(params, dict) else ["the body is not a JSON object"]
+        if not found:
+            return None
+        with LOCK:
+            VIOLATIONS.append({"service": service, "operation": operation[1], "violations": [str(v) for v in found]})
+        return api_contract.error_response(found)
 
     @staticmethod
     def draw_fault(operation: tuple[str, str] | None) -> tuple[str, float] | None:
@@ -549,8 +592,11 @@ def main() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 
-    app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, Control(app), threaded=True, request_handler=MotoRequestHandler)
+    app = Control(DomainDispatcherApplication(create_backend_app))
+    if not args.no_execute:
+        # The engine's own calls go through `app` in-process (see sfn_scaling.py).
+        sfn_scaling.install(app)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

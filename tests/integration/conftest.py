@@ -1,4 +1,5 @@
-"""Each test gets a fresh local stack (moto does not stop running executions on reset)."""
+"""Each test gets a fresh local stack (moto does not stop running executions on reset). After
+each test, the stack must have seen no request outside the API contract (botocore's model)."""
 
 from pathlib import Path
 
@@ -9,10 +10,16 @@ from stack import Stack
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def assert_within_contract(stack):
+    violations = stack.control("GET", "violations")
+    assert violations == [], f"requests outside the API contract: {violations}"
+
+
 @pytest.fixture
 def stack(tmp_path):
     with Stack.started(ROOT, log_dir=tmp_path / "logs") as s:
         yield s
+        assert_within_contract(s)
 
 
 @pytest.fixture
@@ -27,5 +34,9 @@ def make_stack(tmp_path):
         return s
 
     yield make
-    for s in stacks:
-        s.stop()
+    try:
+        for s in stacks:
+            assert_within_contract(s)
+    finally:
+        for s in stacks:
+            s.stop()

@@ -103,7 +103,7 @@ def test_the_sweep_publishes_freshness_per_cluster_and_region(stack):
     # No copy at all in eu-west-1: the age of the oldest backup it lacks (the 30 h one).
     assert 29.9 < figures[(stale_cluster, "eu-west-1")] < 30.2
     log = (stack.log_dir / "cargo-lambda.log").read_text(errors="replace")[len(log_before):]
-    lines = [json.loads(line[line.index("{"):]) for line in log.splitlines() if '"_aws"' in line]
+    lines = [json.loads(line[line.index("{"):]) for line in log.splitlines() if '"_aws"' in line and "NewestCopyAgeHours" in line]
     metrics = {(m["ClusterId"], m["DestinationRegion"]): m["NewestCopyAgeHours"] for m in lines}
     assert metrics == figures
     assert all(m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "CloudHSMBackupCopy" for m in lines)

@@ -49,6 +49,7 @@ def test_copies_carry_source_configured_and_provenance_tags(stack):
             f"{TAG_PREFIX}:source-region": "us-east-1",
             f"{TAG_PREFIX}:source-backup-id": backup_id,
             f"{TAG_PREFIX}:source-cluster-id": cluster_id,
+            f"{TAG_PREFIX}:attempt": f"{backup_id}-to-{region}-0/1",
         }
 
 

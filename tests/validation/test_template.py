@@ -132,6 +132,7 @@ def test_every_alarm_notifies_the_topic_when_there_is_one():
         "DeadLetterAlarm",
         "FreshnessAlarm",
         "SweepSilentAlarm",
+        "CopiesGivenUpAlarm",
     }
     for name, alarm in alarms.items():
         actions = alarm["Properties"]["AlarmActions"]
@@ -187,3 +188,11 @@ def test_checkov_finds_nothing_unexplained():
     unexplained = [c["check_id"] for c in results["skipped_checks"] if len(c["check_result"].get("suppress_comment", "")) < 20]
     assert unexplained == []
     assert report["summary"]["passed"] > 0
+
+
+def test_the_given_up_alarm_watches_the_metric_the_sweep_writes():
+    alarm = template()["Resources"]["CopiesGivenUpAlarm"]["Properties"]
+    code = (ROOT / "src" / "metrics.rs").read_text()
+    assert f'GIVEN_UP_METRIC: &str = "{alarm["MetricName"]}"' in code
+    assert alarm["Namespace"] in (ROOT / "src" / "freshness.rs").read_text()
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
