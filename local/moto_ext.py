@@ -17,9 +17,10 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   seconds and the tracked copy's clock skips the rest; ``copyDelays`` sets a copy time per
   source backup, and each ``/_ext/calls`` entry reports when its copy was made, finished and
   was first reported finished, on that clock;
-* lets dead backups drop out of listings, as AWS may (``deletedListedSeconds``,
-  ``pendingDeletionListedSeconds``; AWS documents neither for DELETED, 7 days for
-  PENDING_DELETION);
+* takes the least convenient answer where AWS is silent, as switches: dead backups drop out of
+  listings (``deletedListedSeconds``, ``pendingDeletionListedSeconds``: AWS documents nothing
+  for DELETED, 7 days for PENDING_DELETION), DescribeBackups' order (``listingOrder``), new
+  copies listed late (``listingDelaySeconds``);
 * injects faults on request: throttling, 5xx and slow answers, per service and operation, at
   a rate, from a seeded generator (the ``faults`` switch; ``GET /_ext/faults`` counts them);
 * checks every CloudHSM, Step Functions and EventBridge request against botocore's model of
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -63,7 +65,9 @@ CONFIG: dict[str, Any] = {
     "failAllCopies": False,
     # Fault injection: a list of rules, each
     #   {"service": "cloudhsm" | "states" | "*", "operation": "DescribeBackups" | "*",
-    #    "kind": "throttle" | "5xx" | "slow" | a list of them, "rate": 0.3, "delaySeconds": 30}
+    #    "kind": "throttle" | "5xx" | "5xxAfter" | "slow" | a list of them, "rate": 0.3,
+    #    "delaySeconds": 30}
+    # ("5xxAfter" carries the request out, then answers 5xx.)
     # A request matching a rule fails (or, for "slow", is held for delaySeconds first) with
     # probability `rate`, drawn from a generator seeded with `faultSeed`: the same seed and the
     # same sequence of requests inject the same faults.
@@ -81,6 +85,12 @@ CONFIG: dict[str, Any] = {
     # pendingDeletionListedSeconds (AWS: restorable for 7 days, then gone).
     "deletedListedSeconds": None,
     "pendingDeletionListedSeconds": 7 * 86400,
+    # DescribeBackups' order, which AWS leaves undefined: "createTimestamp" (moto's, newest first
+    # unless SortAscending), "copyTimestamp" (copies by when they were copied), "oldestFirst"
+    # (SortAscending ignored), "unordered" (a fixed arbitrary order, the same on every page).
+    "listingOrder": "createTimestamp",
+    # A new copy is listed only this long after CopyBackupToRegion (eventual consistency).
+    "listingDelaySeconds": 0.0,
     # Every request to these services (from the functions and from the state machine's
     # integrations, which call back over HTTP) is checked against botocore's model of the
     # operation; a violation answers AWS's ValidationException and is kept for GET /_ext/violations.
@@ -130,8 +140,6 @@ def install_cloudhsm() -> None:
 
     responses.DateTimeEncoder.default = lambda self, o: to_epoch(o)
 
-    models.CloudHSMV2Backend.PAGINATION_MODEL["describe_backups"]["limit_default"] = PAGE_MAX
-
     original_backup_init = models.Backup.__init__
 
     def backup_init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -176,12 +184,33 @@ def install_cloudhsm() -> None:
             if dead_for >= float(limit):
                 del backend.backups[backup_id]
 
-    original_describe = models.CloudHSMV2Backend.describe_backups
+    # moto's unpaginated listing (filters, CreateTimestamp order); paging is done below, after
+    # the order and visibility switches.
+    unpaginated = models.CloudHSMV2Backend.describe_backups.__wrapped__
 
-    def describe_backups(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def ordered(backups: list, sort_ascending: bool | None) -> list:
+        order = CONFIG["listingOrder"]
+        newest_first = not sort_ascending
+        if order == "copyTimestamp":
+            return sorted(backups, key=lambda b: b.copy_timestamp or b.create_timestamp, reverse=newest_first)
+        if order == "unordered":
+            return sorted(backups, key=lambda b: hashlib.sha256(b.backup_id.encode()).digest())
+        if order == "oldestFirst":
+            return sorted(backups, key=lambda b: b.create_timestamp)
+        return backups
+
+    def listed(backup: Any) -> bool:
+        call = getattr(backup, "call", None)
+        return call is None or time.time() >= call["at"] + float(CONFIG["listingDelaySeconds"])
+
+    def describe_backups(self: Any, next_token: str | None = None, max_results: int | None = None, filters: Any = None, shared: Any = None, sort_ascending: Any = None) -> Any:
         with LOCK:
             settle(self)
-        backups, token = original_describe(self, *args, **kwargs)
+        everything = unpaginated(self, filters=filters, shared=shared, sort_ascending=sort_ascending)
+        everything = [b for b in ordered(everything, sort_ascending) if listed(b)]
+        start = int(next_token or 0)
+        end = start + int(max_results or PAGE_MAX)
+        backups, token = everything[start:end], (str(end) if end < len(everything) else None)
         # When a copy is first reported in its final state (what a poll loop notices), on its
         # own clock: the copy's detection time for the benchmark.
         with LOCK:
@@ -447,6 +476,13 @@ class Control:
                 kind, delay = fault
                 if kind == "slow":
                     time.sleep(delay)
+                elif kind == "5xxAfter":
+                    # The request is carried out, then answered 5xx: the caller cannot know.
+                    result = self.app(environ, lambda *_args, **_kwargs: (lambda _data: None))
+                    b"".join(result)
+                    if hasattr(result, "close"):
+                        result.close()
+                    return self.reply(start_response, "500 Internal Server Error", {"__type": "InternalFailure", "message": "injected 5xx after the request was carried out"})
                 elif kind == "throttle":
                     return self.reply(start_response, "400 Bad Request", {"__type": "ThrottlingException", "message": "Rate exceeded (injected)"})
                 else:

@@ -31,9 +31,11 @@ pub enum Trigger {
     },
     /// Copy this cluster's READY backups that lack copies.
     Cluster { cluster_id: String },
-    /// Copy every READY backup in the region that lacks copies; with `prune`, also apply the
-    /// pruning policy, which needs every copy in each destination (so it runs less often).
-    Sweep { prune: bool },
+    /// Copy every READY backup in the region that lacks copies. The hourly sweep reads the
+    /// source newest first and stops at the look-back window; the daily `deep` run reads every
+    /// backup (so an order AWS does not promise hides nothing for more than a day) and applies
+    /// the pruning policy when it is on (it needs every copy in each destination).
+    Sweep { deep: bool },
     /// A well-formed event that asks for nothing (e.g. a failed API call).
     Ignored { reason: String },
 }
@@ -82,7 +84,7 @@ pub fn parse_prune_request(payload: &Value) -> Result<ParsedEvent, EventError> {
         return Err(EventError::NotAPruneRequest);
     }
     Ok(ParsedEvent {
-        trigger: Trigger::Sweep { prune: true },
+        trigger: Trigger::Sweep { deep: true },
         origin: PRUNE_ORIGIN.to_owned(),
         event_id: None,
     })
@@ -96,7 +98,7 @@ pub fn parse_event(payload: &Value) -> Result<ParsedEvent, EventError> {
     let source = envelope.source.as_str();
     let detail_type = envelope.detail_type.as_str();
     let (trigger, origin) = match (source, detail_type) {
-        (SCHEDULE_SOURCE, SCHEDULED_EVENT) => (Trigger::Sweep { prune: false }, SCHEDULED_EVENT.to_owned()),
+        (SCHEDULE_SOURCE, SCHEDULED_EVENT) => (Trigger::Sweep { deep: false }, SCHEDULED_EVENT.to_owned()),
         (_, BACKUP_CREATED_DETAIL_TYPE) => (
             parse_backup_created(&envelope.detail)?,
             BACKUP_CREATED_DETAIL_TYPE.to_owned(),
@@ -241,14 +243,14 @@ mod tests {
     #[test]
     fn schedule_tick_is_a_sweep() {
         let parsed = parse_event(&envelope("aws.events", "Scheduled Event", json!({}))).unwrap();
-        assert_eq!(parsed.trigger, Trigger::Sweep { prune: false });
+        assert_eq!(parsed.trigger, Trigger::Sweep { deep: false });
         assert_eq!(parsed.event_id.as_deref(), Some("6a7e8feb-b491-4cf7-a9f1-bf3703467718"));
     }
 
     #[test]
     fn the_pruning_schedule_input_is_a_pruning_sweep_and_nothing_else_is() {
         let parsed = parse_prune_request(&json!({"action": "prune"})).unwrap();
-        assert_eq!(parsed.trigger, Trigger::Sweep { prune: true });
+        assert_eq!(parsed.trigger, Trigger::Sweep { deep: true });
         assert_eq!(parsed.origin, PRUNE_ORIGIN);
         for bad in [
             json!({"action": "prune", "dryRun": false}),

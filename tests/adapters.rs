@@ -382,3 +382,42 @@ async fn a_listing_since_a_time_reads_newest_first_and_stops_past_it() {
     assert_eq!(backups.len(), 2);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 0));
 }
+
+#[tokio::test]
+async fn a_listing_in_another_order_than_newest_first_is_read_to_the_end() {
+    let aged = |id: &str, secs: i64| {
+        SdkBackup::builder()
+            .backup_id(id)
+            .backup_state(SdkState::Ready)
+            .create_timestamp(DateTime::from_secs(secs))
+            .build()
+            .unwrap()
+    };
+    // Oldest first (SortAscending ignored): the first page is all older than `since`, yet the
+    // window's backups come later.
+    let first = mock!(HsmClient::describe_backups)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(move || {
+            DescribeBackupsOutput::builder()
+                .backups(aged("backup-oldoldoldol", 100))
+                .backups(aged("backup-olderolder", 200))
+                .next_token("more")
+                .build()
+        });
+    let second = mock!(HsmClient::describe_backups)
+        .match_requests(|r| r.next_token() == Some("more"))
+        .then_output(move || {
+            DescribeBackupsOutput::builder()
+                .backups(aged("backup-newnewnewne", 1_000))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&first, &second]);
+
+    let backups = hsm("us-east-1", client)
+        .describe_backups("us-east-1", BackupQuery::AllReady { since: Some(500) })
+        .await
+        .unwrap();
+
+    assert_eq!(backups.len(), 3);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}

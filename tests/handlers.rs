@@ -38,6 +38,11 @@ struct FakeHsm {
     failing_region: Option<(String, AwsErrorKind)>,
     /// CopyBackupToRegion fails this way (and makes no copy).
     failing_copy: Option<AwsErrorKind>,
+    /// Left out of listings that stop at a window (`since`), as a listing in an order other than
+    /// the one the early stop assumes would leave them out.
+    missed_by_windowed_reads: Vec<String>,
+    /// Each DescribeBackups' region and query kind.
+    queries: Mutex<Vec<String>>,
     clusters: Vec<Cluster>,
 }
 
@@ -77,9 +82,21 @@ impl BackupApi for FakeHsm {
                 message: "injected".into(),
             });
         }
+        let kind = match query {
+            BackupQuery::Ids(_) => "Ids",
+            BackupQuery::ReadyInCluster { .. } => "ReadyInCluster",
+            BackupQuery::AllReady { since: None } => "AllReady",
+            BackupQuery::AllReady { since: Some(_) } => "AllReady since",
+            BackupQuery::CopiesOf(_) => "CopiesOf",
+            BackupQuery::All { since: None } => "All",
+            BackupQuery::All { since: Some(_) } => "All since",
+        };
+        self.queries.lock().unwrap().push(format!("{region} {kind}"));
+        let windowed = kind.ends_with("since");
         let all = self.in_region(region);
         Ok(all
             .into_iter()
+            .filter(|b| !(windowed && self.missed_by_windowed_reads.contains(&b.id)))
             .filter(|b| match query {
                 BackupQuery::Ids(ids) => ids.contains(&b.id),
                 BackupQuery::ReadyInCluster { cluster, since } => {
@@ -764,18 +781,27 @@ async fn the_hourly_sweep_reads_only_the_window_and_leaves_pruning_to_the_prunin
 }
 
 #[tokio::test]
-async fn a_pruning_run_while_pruning_is_off_does_nothing() {
-    let hsm = FakeHsm::default();
-    copied_backup(&hsm, "backup-oldoldoldol", "backup-oldcopyoldc", 5);
+async fn the_daily_deep_run_finds_what_an_early_stopping_hourly_read_missed_even_with_pruning_off() {
+    let mut hsm = FakeHsm::with_source(BackupState::Ready, NOW - 3600);
+    hsm.missed_by_windowed_reads = vec![SOURCE.into()];
     let svc = pruning_service(hsm, 0);
 
-    let run = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    let hourly = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!(hourly["startedCount"], 0);
 
+    let daily = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    assert!(daily.get("ignored").is_none_or(Value::is_null), "{daily}");
     assert_eq!(
-        run["ignored"],
-        "pruning is off (RETENTION_DAYS and KEEP_NEWEST_COPIES are 0)"
+        daily["started"][0]["executionName"],
+        "backup-4kuraxsqetz-to-us-west-2-0"
     );
-    assert!(svc.backups.calls().is_empty());
+    assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
+    // The source is read whole; the destination only for the window's copies, by source id.
+    let queries = svc.backups.queries.lock().unwrap().clone();
+    assert_eq!(
+        queries,
+        vec!["us-east-1 AllReady since", "us-east-1 AllReady", "us-west-2 CopiesOf"]
+    );
 }
 
 #[tokio::test]

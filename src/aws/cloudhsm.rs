@@ -85,16 +85,54 @@ impl CloudHsm {
             request = request.sort_ascending(false);
         }
         let mut pages = request.into_paginator().send();
-        let mut backups = Vec::new();
+        let mut backups: Vec<Backup> = Vec::new();
+        let mut early_stop = EarlyStop::new(since);
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify(OPERATION, region, &e))?;
+            let start = backups.len();
             backups.extend(page.backups().iter().map(to_domain));
-            let reached_past = |b: &Backup| since.is_some_and(|s| b.created_at.is_some_and(|t| t < s));
-            if backups.last().is_some_and(reached_past) {
+            if early_stop.page_ends_the_window(&backups[start..]) {
                 break;
             }
         }
         Ok(backups)
+    }
+}
+
+/// When a newest-first listing may stop: at the first page that reaches past `since`, but only
+/// while every backup so far came newest first. AWS does not define the order SortAscending
+/// gives (nor what it does when absent): a listing in any other order is read to the end.
+#[derive(Debug, Clone, Copy)]
+pub struct EarlyStop {
+    since: Option<i64>,
+    newest_first: bool,
+    previous: Option<i64>,
+}
+
+impl EarlyStop {
+    pub fn new(since: Option<i64>) -> Self {
+        Self {
+            since,
+            newest_first: true,
+            previous: None,
+        }
+    }
+
+    /// Takes the next page; true when the listing can stop after it.
+    pub fn page_ends_the_window(&mut self, page: &[Backup]) -> bool {
+        for created in page.iter().map(|b| b.created_at) {
+            match (self.previous, created) {
+                (Some(previous), Some(t)) if t > previous => self.newest_first = false,
+                (_, None) => self.newest_first = false,
+                _ => {}
+            }
+            self.previous = created.or(self.previous);
+        }
+        let reached_past = match (self.since, page.last().and_then(|b| b.created_at)) {
+            (Some(since), Some(t)) => t < since,
+            _ => false,
+        };
+        self.newest_first && reached_past
     }
 }
 
@@ -219,5 +257,40 @@ impl BackupApi for CloudHsm {
             }
         }
         Ok(clusters)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: Option<i64>) -> Backup {
+        Backup {
+            id: "backup-aaaaaaaaaaa".into(),
+            cluster_id: None,
+            state: BackupState::Ready,
+            source_backup: None,
+            source_region: None,
+            source_cluster: None,
+            created_at: t,
+            tags: vec![],
+            never_expires: false,
+        }
+    }
+
+    #[test]
+    fn stops_only_while_the_listing_is_newest_first() {
+        let mut stop = EarlyStop::new(Some(500));
+        assert!(!stop.page_ends_the_window(&[at(Some(900)), at(Some(800))]));
+        assert!(stop.page_ends_the_window(&[at(Some(700)), at(Some(400))]));
+        // Out of order once: never stops again.
+        let mut stop = EarlyStop::new(Some(500));
+        assert!(!stop.page_ends_the_window(&[at(Some(100)), at(Some(900)), at(Some(400))]));
+        assert!(!stop.page_ends_the_window(&[at(Some(300)), at(Some(200))]));
+        // A backup without a time cannot be ordered: read on.
+        let mut stop = EarlyStop::new(Some(500));
+        assert!(!stop.page_ends_the_window(&[at(None), at(Some(100))]));
+        // Without a window, never.
+        assert!(!EarlyStop::new(None).page_ends_the_window(&[at(Some(1))]));
     }
 }

@@ -302,16 +302,9 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 };
                 (self.backups.describe_backups(source, query).await?, Some(window_start))
             }
-            Trigger::Sweep { prune: true } if !config.prune.is_enabled() => {
-                let reason = "pruning is off (RETENTION_DAYS and KEEP_NEWEST_COPIES are 0)";
-                info!(reason, "event ignored");
-                summary.ignored = Some(reason.to_owned());
-                return Ok(summary);
-            }
-            Trigger::Sweep { .. } => {
-                let query = BackupQuery::AllReady {
-                    since: Some(window_start),
-                };
+            Trigger::Sweep { deep } => {
+                let since = (!deep).then_some(window_start);
+                let query = BackupQuery::AllReady { since };
                 (self.backups.describe_backups(source, query).await?, Some(window_start))
             }
         };
@@ -320,23 +313,26 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         summary.examined = sources.len();
         let sources = self.select(&event.trigger, sources, &mut summary).await?;
 
-        let eligible: Vec<String> = sources
+        // Freshness and the destination lookups concern the window's backups only (a deep run
+        // lists older ones too).
+        let in_window: Vec<Backup> = sources
             .iter()
             .filter(|b| eligibility(b, window).is_ok())
-            .map(|b| b.id.clone())
+            .cloned()
             .collect();
+        let eligible: Vec<String> = in_window.iter().map(|b| b.id.clone()).collect();
         let sweep = matches!(event.trigger, Trigger::Sweep { .. });
-        let prune = matches!(event.trigger, Trigger::Sweep { prune: true });
+        let prune = matches!(event.trigger, Trigger::Sweep { deep: true }) && config.prune.is_enabled();
         let mut copies = HashMap::new();
         let mut reachable = Vec::new();
-        if !eligible.is_empty() || sweep {
+        if !eligible.is_empty() || prune {
             for region in &config.destination_regions {
-                // A sweep reads each destination's copies of the window, newest first, page by page
-                // (not one lookup per backup), for planning and freshness; a pruning run needs the
-                // whole region. An event looks up only its backups' copies.
-                let since = (!prune).then_some(window_start);
-                let query = if sweep {
-                    BackupQuery::All { since }
+                // The copies of the eligible backups, 50 source ids per call: a lookup whose
+                // result does not depend on the listing's order, which AWS does not define (a
+                // copy's CreateTimestamp is its source's, its CopyTimestamp when it was copied).
+                // Pruning needs every copy in the region.
+                let query = if prune {
+                    BackupQuery::All { since: None }
                 } else {
                     BackupQuery::CopiesOf(&eligible)
                 };
@@ -390,7 +386,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 let count = given_up.get(region).copied().unwrap_or_default();
                 metrics::emit(&metrics::given_up_line(region, count, now));
                 let in_region = copies.get(region).map(Vec::as_slice).unwrap_or_default();
-                for figure in freshness::measure(&sources, source, region, in_region, now) {
+                for figure in freshness::measure(&in_window, source, region, in_region, now) {
                     metrics::emit(&freshness::emf_line(&figure, now));
                     summary.freshness.push(figure);
                 }
