@@ -67,7 +67,7 @@ fn simulate(policy: &PollPolicy, duration: i64) -> Result<Run, String> {
             },
             policy: policy.clone(),
         };
-        let out = decide_check(input.validate().map_err(|e| e.to_string())?, &[copy(state)], now);
+        let out = decide_check(input.validate().map_err(|e| e.to_string())?, Some(&[copy(state)]), now);
         transitions += 2;
         history += 5 + 2;
         match out.check.next {

@@ -20,7 +20,9 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
 * takes the least convenient answer where AWS is silent, as switches: dead backups drop out of
   listings (``deletedListedSeconds``, ``pendingDeletionListedSeconds``: AWS documents nothing
   for DELETED, 7 days for PENDING_DELETION), DescribeBackups' order (``listingOrder``), new
-  copies listed late (``listingDelaySeconds``);
+  copies listed late (``listingDelaySeconds``), API rate limits per service, operation and
+  region (``rateLimits``, token buckets) and a cap on copies in progress per destination
+  region (``maxCopiesInProgress``);
 * injects faults on request: throttling, 5xx and slow answers, per service and operation, at
   a rate, from a seeded generator (the ``faults`` switch; ``GET /_ext/faults`` counts them);
 * checks every CloudHSM, Step Functions and EventBridge request against botocore's model of
@@ -95,7 +97,18 @@ CONFIG: dict[str, Any] = {
     # integrations, which call back over HTTP) is checked against botocore's model of the
     # operation; a violation answers AWS's ValidationException and is kept for GET /_ext/violations.
     "enforceContract": True,
+    # API rate limits (AWS publishes few): token buckets, one per rule, region and (for a rule
+    # naming "*") operation. Each rule is {"service": "cloudhsm" | "states" | ..., "operation":
+    # "StartExecution" | "*", "perSecond": 5, "burst": 5}; beyond it the request is answered
+    # with AWS's ThrottlingException. GET /_ext/faults counts them as "<service>:<op>:rateLimit".
+    "rateLimits": [],
+    # Copies CREATE_IN_PROGRESS per destination region above which CopyBackupToRegion is refused
+    # (null = no cap), with this error code.
+    "maxCopiesInProgress": None,
+    "copyCapErrorCode": "ThrottlingException",
 }
+# Token buckets of the rate limits: key -> [tokens, last refill (monotonic seconds)].
+BUCKETS: dict[tuple, list[float]] = {}
 # Signing name in the request's credential scope -> botocore service name.
 CONTRACT_SERVICES = {"cloudhsm": "cloudhsmv2", "states": "stepfunctions", "events": "events"}
 # Requests that broke the API contract: {"service", "operation", "violations"}.
@@ -264,6 +277,15 @@ def install_cloudhsm() -> None:
             region_name=destination_region,
         )
         with LOCK:
+            # The cap is checked and the copy added under one lock, so concurrent calls cannot
+            # slip past it.
+            cap = CONFIG["maxCopiesInProgress"]
+            if cap is not None:
+                settle(destination)
+                in_progress = sum(b.backup_state == "CREATE_IN_PROGRESS" for b in destination.backups.values())
+                if in_progress >= int(cap):
+                    FAULTS_INJECTED["cloudhsm:CopyBackupToRegion:copyCap"] = FAULTS_INJECTED.get("cloudhsm:CopyBackupToRegion:copyCap", 0) + 1
+                    raise ClientError(str(CONFIG["copyCapErrorCode"]), f"{in_progress} copies are in progress to {destination_region} (at most {cap})")
             fail = bool(CONFIG["failAllCopies"])
             if CONFIG["failNextCopies"] > 0:
                 CONFIG["failNextCopies"] -= 1
@@ -284,13 +306,13 @@ def install_cloudhsm() -> None:
                 "seenFinalAt": None,
             }
             CALLS.append(call)
-        # AWS: "CreateTimestamp of the destination backup will be the same as that of the source".
-        copy.create_timestamp = source.create_timestamp
-        copy.backup_state = "CREATE_IN_PROGRESS"
-        copy.ready_at = created_at + delay
-        copy.call = call
-        copy.ends_deleted = fail
-        destination.backups[copy.backup_id] = copy
+            # AWS: "CreateTimestamp of the destination backup will be the same as that of the source".
+            copy.create_timestamp = source.create_timestamp
+            copy.backup_state = "CREATE_IN_PROGRESS"
+            copy.ready_at = created_at + delay
+            copy.call = call
+            copy.ends_deleted = fail
+            destination.backups[copy.backup_id] = copy
         return {
             "CreateTimestamp": source.create_timestamp,
             "SourceBackup": source.backup_id,
@@ -471,6 +493,8 @@ class Control:
             invalid = self.check_contract(environ, operation)
             if invalid is not None:
                 return self.reply(start_response, "400 Bad Request", invalid)
+            if self.rate_limited(operation):
+                return self.reply(start_response, "400 Bad Request", {"__type": "ThrottlingException", "message": "Rate exceeded"})
             fault = self.draw_fault(operation)
             if fault is not None:
                 kind, delay = fault
@@ -496,6 +520,8 @@ class Control:
                 return self.reply(start_response, "400 Bad Request", {"error": f"unknown switches {sorted(unknown)}"})
             with LOCK:
                 CONFIG.update(changes)
+                if "rateLimits" in changes:
+                    BUCKETS.clear()
                 if "faultSeed" in changes:
                     FAULT_RANDOM.seed(CONFIG["faultSeed"])
         if path == "/_ext/config":
@@ -540,7 +566,7 @@ class Control:
         return self.reply(start_response, "404 Not Found", {"error": path})
 
     @staticmethod
-    def count(environ: dict) -> tuple[str, str] | None:
+    def count(environ: dict) -> tuple[str, str, str] | None:
         """Counts JSON-protocol API requests by service, operation and signing region."""
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
@@ -552,10 +578,10 @@ class Control:
         with LOCK:
             by_region = REQUESTS.setdefault(key, {})
             by_region[region] = by_region.get(region, 0) + 1
-        return service, operation
+        return service, operation, region
 
     @staticmethod
-    def check_contract(environ: dict, operation: tuple[str, str] | None) -> dict | None:
+    def check_contract(environ: dict, operation: tuple[str, str, str] | None) -> dict | None:
         """The ValidationException body for a request outside the API contract, else None. The
         body is read here and put back for moto."""
         service = CONTRACT_SERVICES.get(operation[0]) if operation else None
@@ -577,11 +603,33 @@ class Control:
         return api_contract.error_response(found)
 
     @staticmethod
-    def draw_fault(operation: tuple[str, str] | None) -> tuple[str, float] | None:
+    def rate_limited(operation: tuple[str, str, str] | None) -> bool:
+        """Takes a token from every bucket the request falls in; False when all had one."""
+        if operation is None:
+            return False
+        service, name, region = operation
+        now = time.monotonic()
+        with LOCK:
+            for i, rule in enumerate(CONFIG["rateLimits"]):
+                if rule.get("service", "*") not in ("*", service) or rule.get("operation", "*") not in ("*", name):
+                    continue
+                rate, burst = float(rule["perSecond"]), float(rule.get("burst", rule["perSecond"]))
+                bucket = BUCKETS.setdefault((i, region, rule.get("operation", "*")), [burst, now])
+                bucket[0] = min(burst, bucket[0] + (now - bucket[1]) * rate)
+                bucket[1] = now
+                if bucket[0] < 1:
+                    key = f"{service}:{name}:rateLimit"
+                    FAULTS_INJECTED[key] = FAULTS_INJECTED.get(key, 0) + 1
+                    return True
+                bucket[0] -= 1
+        return False
+
+    @staticmethod
+    def draw_fault(operation: tuple[str, str, str] | None) -> tuple[str, float] | None:
         """The fault to inject into this request, if a rule matches and the draw says so."""
         if operation is None:
             return None
-        service, name = operation
+        service, name, _region = operation
         with LOCK:
             for rule in CONFIG["faults"]:
                 if rule.get("service", "*") not in ("*", service) or rule.get("operation", "*") not in ("*", name):

@@ -28,6 +28,8 @@ pub struct StartCopyConfig {
     pub prune: PrunePolicy,
     /// When sweeps stop retrying a copy that keeps failing.
     pub retry: RetryPolicy,
+    /// Most copies a sweep keeps in progress per destination region (backpressure).
+    pub max_copies_in_flight: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,6 +61,8 @@ pub const ENV_PRUNE_DRY_RUN: &str = "PRUNE_DRY_RUN";
 pub const ENV_MAX_FAILED_EXECUTIONS: &str = "MAX_FAILED_EXECUTIONS";
 /// Upper bound of MAX_FAILED_EXECUTIONS: each failed execution sends a failure event (a mail).
 pub const MAX_FAILED_EXECUTIONS_LIMIT: u32 = 50;
+pub const ENV_MAX_COPIES_IN_FLIGHT: &str = "MAX_COPIES_IN_FLIGHT";
+pub const DEFAULT_MAX_COPIES_IN_FLIGHT: usize = 100;
 
 impl StartCopyConfig {
     /// Reads the settings through `get` (the process environment in production).
@@ -128,6 +132,15 @@ impl StartCopyConfig {
         prune
             .check_against_lookback(lookback_hours)
             .map_err(|reason| invalid(ENV_LOOKBACK_HOURS, reason))?;
+        let max_copies_in_flight = match text(ENV_MAX_COPIES_IN_FLIGHT).trim() {
+            "" => DEFAULT_MAX_COPIES_IN_FLIGHT,
+            v => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid(
+                    ENV_MAX_COPIES_IN_FLIGHT,
+                    "expected a whole number greater than 0".into(),
+                )
+            })?,
+        };
         let retry = match text(ENV_MAX_FAILED_EXECUTIONS).trim() {
             "" => RetryPolicy::default(),
             v => RetryPolicy {
@@ -155,6 +168,7 @@ impl StartCopyConfig {
             },
             prune,
             retry,
+            max_copies_in_flight,
         })
     }
 
@@ -280,6 +294,7 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("STATE_MACHINE_ARN"));
         for (name, value) in [
+            ("MAX_COPIES_IN_FLIGHT", "0"),
             ("MAX_FAILED_EXECUTIONS", "0"),
             ("MAX_FAILED_EXECUTIONS", "51"),
             ("MAX_FAILED_EXECUTIONS", "many"),

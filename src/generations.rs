@@ -14,6 +14,8 @@
 //! names the backup, which always starts one more. Between failures, retries back off: the
 //! first comes with the next sweep, each later one waits twice as long (1 h, 2 h, 4 h, ...).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::error::AwsError;
 use crate::job::{CopyJob, execution_name};
 use crate::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
@@ -108,6 +110,32 @@ pub fn backoff_seconds(failed: u32) -> i64 {
     }
 }
 
+/// How many new executions one run may still start in one destination region: backpressure, so
+/// a first sweep over a large fleet does not request thousands of copies at once. Only new
+/// starts count; pairs already running, backing off or given up take nothing.
+#[derive(Debug)]
+pub struct Budget(AtomicUsize);
+
+impl Budget {
+    pub fn new(starts: usize) -> Self {
+        Self(AtomicUsize::new(starts))
+    }
+
+    pub fn unlimited() -> Self {
+        Self::new(usize::MAX)
+    }
+
+    fn try_take(&self) -> bool {
+        self.0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn give_back(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// What starting the pair's next execution came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Started {
@@ -125,6 +153,8 @@ pub enum Started {
     },
     /// Step Functions holds more closed executions for the pair than [`MAX_GENERATIONS`].
     TooManyGenerations { job: CopyJob },
+    /// The run's [`Budget`] for the region is spent: a later sweep starts it.
+    Deferred { job: CopyJob },
 }
 
 /// Finds the pair's next generation and starts it if [`admit`] says so. `job` names the pair;
@@ -135,6 +165,7 @@ pub async fn start_next<E: ExecutionApi>(
     policy: RetryPolicy,
     explicit: bool,
     now: EpochSeconds,
+    budget: &Budget,
 ) -> Result<Started, AwsError> {
     let mut history = History::default();
     let mut generation = 0;
@@ -165,10 +196,17 @@ pub async fn start_next<E: ExecutionApi>(
                         });
                     }
                 }
-                match executions.start_execution(&name, &job.execution_input()).await? {
-                    StartOutcome::Started { execution_arn } => return Ok(Started::New { job, execution_arn }),
+                if !budget.try_take() {
+                    return Ok(Started::Deferred { job });
+                }
+                match executions.start_execution(&name, &job.execution_input()).await {
+                    Ok(StartOutcome::Started { execution_arn }) => return Ok(Started::New { job, execution_arn }),
                     // Another planner took the name a moment ago: look at it again.
-                    StartOutcome::AlreadyExists => continue,
+                    Ok(StartOutcome::AlreadyExists) => budget.give_back(),
+                    Err(e) => {
+                        budget.give_back();
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -223,6 +261,16 @@ mod tests {
         let waits: Vec<i64> = (0..8).map(backoff_seconds).collect();
         assert_eq!(waits, vec![0, 0, 3600, 7200, 14_400, 28_800, 57_600, 86_400]);
         assert_eq!(backoff_seconds(u32::MAX), MAX_BACKOFF_SECONDS);
+    }
+
+    #[test]
+    fn a_budget_hands_out_what_it_holds() {
+        let budget = Budget::new(2);
+        assert!(budget.try_take() && budget.try_take());
+        assert!(!budget.try_take());
+        budget.give_back();
+        assert!(budget.try_take());
+        assert!(Budget::unlimited().try_take());
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum SkipReason {
     /// An earlier execution failed recently; a later sweep tries again from `notBefore`.
     #[serde(rename_all = "camelCase")]
     BackingOff { failed_executions: u32, not_before: String },
+    /// The run already started as many copies to this region as `MAX_COPIES_IN_FLIGHT` allows
+    /// (counting those still CREATE_IN_PROGRESS there); a later sweep starts it.
+    #[serde(rename_all = "camelCase")]
+    Deferred { max_copies_in_flight: usize },
 }
 
 impl SkipReason {
@@ -64,6 +68,7 @@ impl SkipReason {
             Self::AlreadyTracking { .. } => "ALREADY_TRACKING",
             Self::GivenUp { .. } => "GIVEN_UP",
             Self::BackingOff { .. } => "BACKING_OFF",
+            Self::Deferred { .. } => "DEFERRED",
         }
     }
 }

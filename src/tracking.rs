@@ -117,6 +117,9 @@ pub enum CopyState {
     Deleted,
     /// Not (yet) listed in the destination.
     NotVisible,
+    /// The listing failed in a way worth trying again (throttling, 5xx): no news, so the loop
+    /// waits and checks again, until the deadline.
+    Unknown,
 }
 
 /// What the loop does next; the state machine's Choice matches these names.
@@ -209,8 +212,9 @@ impl ValidCheck {
     }
 }
 
-/// Decides what the loop does after listing the source's copies in the destination.
-pub fn decide_check(valid: ValidCheck, copies: &[Backup], now: EpochSeconds) -> CheckOutput {
+/// Decides what the loop does after listing the source's copies in the destination (`None`:
+/// the listing failed retryably).
+pub fn decide_check(valid: ValidCheck, listing: Option<&[Backup]>, now: EpochSeconds) -> CheckOutput {
     let ValidCheck {
         input: CheckInput {
             job,
@@ -226,6 +230,7 @@ pub fn decide_check(valid: ValidCheck, copies: &[Backup], now: EpochSeconds) -> 
     let attempt = loop_state.attempt.max(1);
     let can_recopy = attempt < policy.max_copy_attempts;
 
+    let copies = listing.unwrap_or_default();
     let newest = |state: BackupState| {
         copies
             .iter()
@@ -237,7 +242,9 @@ pub fn decide_check(valid: ValidCheck, copies: &[Backup], now: EpochSeconds) -> 
             && is_attempts_copy(&job, attempt, &c.tags)
     });
 
-    let (state, listed) = if let Some(ready) = newest(BackupState::Ready) {
+    let (state, listed) = if listing.is_none() {
+        (CopyState::Unknown, None)
+    } else if let Some(ready) = newest(BackupState::Ready) {
         (CopyState::Ready, Some(ready))
     } else if let Some(pending) = newest(BackupState::CreateInProgress) {
         (CopyState::CreateInProgress, Some(pending))
@@ -250,7 +257,7 @@ pub fn decide_check(valid: ValidCheck, copies: &[Backup], now: EpochSeconds) -> 
     let (next, reason) = match state {
         CopyState::Ready => (Next::Succeed, None),
         _ if elapsed >= deadline => (Next::Fail, Some(Reason::DeadlineExceeded)),
-        CopyState::CreateInProgress => (Next::Wait, None),
+        CopyState::CreateInProgress | CopyState::Unknown => (Next::Wait, None),
         CopyState::Deleted if can_recopy => (Next::Recopy, Some(Reason::CopyDeleted)),
         CopyState::Deleted => (Next::Fail, Some(Reason::CopyAttemptsExhausted)),
         CopyState::NotVisible if now - requested_at < i64::from(policy.visibility_grace_seconds) => (Next::Wait, None),
@@ -360,7 +367,7 @@ mod tests {
     }
 
     fn check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> CheckOutput {
-        decide_check(input.validate().unwrap(), copies, now)
+        decide_check(input.validate().unwrap(), Some(copies), now)
     }
 
     #[test]
@@ -453,6 +460,22 @@ mod tests {
         assert_eq!(
             (last.check.next, last.check.reason),
             (Next::Fail, Some(Reason::CopyNotVisible))
+        );
+    }
+
+    #[test]
+    fn a_failed_listing_is_no_news_the_loop_waits_until_the_deadline() {
+        let valid = input(0, 1, 180, T0).validate().unwrap();
+        let out = decide_check(valid, None, T0 + 600);
+        assert_eq!(
+            (out.check.state, out.check.next, out.check.reason),
+            (CopyState::Unknown, Next::Wait, None)
+        );
+        assert_eq!((out.loop_state.wait_seconds, out.loop_state.checks), (270, 5));
+        let late = decide_check(input(0, 1, 600, T0).validate().unwrap(), None, T0 + 86_400);
+        assert_eq!(
+            (late.check.next, late.check.reason),
+            (Next::Fail, Some(Reason::DeadlineExceeded))
         );
     }
 

@@ -258,6 +258,7 @@ fn config() -> StartCopyConfig {
         tag_policy: TagPolicy::default(),
         prune: PrunePolicy::default(),
         retry: RetryPolicy::default(),
+        max_copies_in_flight: 100,
     }
 }
 
@@ -631,18 +632,32 @@ async fn check_copy_errors_carry_stable_names() {
     let err = svc.handle(bad_policy, NOW).await.unwrap_err();
     assert_eq!(error_type(err), "InvalidInput");
 
-    for (kind, expected) in [
-        (AwsErrorKind::Transient, "Retryable"),
-        (AwsErrorKind::AccessDenied, "NonRetryable"),
-    ] {
+    let denied = CheckCopy {
+        backups: FakeHsm {
+            failing_region: Some(("us-west-2".into(), AwsErrorKind::AccessDenied)),
+            ..FakeHsm::default()
+        },
+    };
+    let err = denied.handle(event_file("check-copy.json"), NOW).await.unwrap_err();
+    assert_eq!(error_type(err), "NonRetryable");
+}
+
+#[tokio::test]
+async fn a_throttled_or_failing_listing_is_a_missed_check_not_a_failure() {
+    for kind in [AwsErrorKind::Throttled, AwsErrorKind::Transient] {
         let svc = CheckCopy {
             backups: FakeHsm {
                 failing_region: Some(("us-west-2".into(), kind)),
                 ..FakeHsm::default()
             },
         };
-        let err = svc.handle(event_file("check-copy.json"), NOW).await.unwrap_err();
-        assert_eq!(error_type(err), expected);
+        let out = svc.handle(event_file("check-copy.json"), NOW + 60).await.unwrap();
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(
+            (json["check"]["state"].as_str(), json["check"]["next"].as_str()),
+            (Some("UNKNOWN"), Some("WAIT"))
+        );
+        assert_eq!(out.loop_state.checks, 1);
     }
 }
 
@@ -846,4 +861,57 @@ async fn a_first_sweep_starts_a_few_executions_at_a_time_and_reports_them_in_pla
         .collect();
     assert_eq!(started, planned[..MAX_LISTED]);
     assert_eq!(svc.executions.most_in_flight.load(Ordering::SeqCst), START_CONCURRENCY);
+}
+
+#[tokio::test]
+async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_rest() {
+    let hsm = FakeHsm::default();
+    let ids: Vec<String> = (0..5).map(|i| format!("backup-{i:0>2}abcdefghij")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        hsm.add("us-east-1", original(id, BackupState::Ready, NOW - 60 * i as i64));
+    }
+    // us-west-2 is still making a copy of the first backup: it counts against the limit.
+    hsm.add("us-west-2", {
+        let mut c = original("backup-inprogressin", BackupState::CreateInProgress, NOW);
+        c.source_backup = Some(ids[0].clone());
+        c
+    });
+    let mut svc = service(hsm);
+    svc.config.max_copies_in_flight = 3;
+    // A given-up pair takes no slot.
+    for g in 0..5 {
+        svc.executions
+            .closed(&format!("{}-to-eu-west-1-{g}", ids[1]), "FAILED", NOW - 99_999);
+    }
+
+    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+
+    let started: Vec<&str> = summary["started"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["executionName"].as_str().unwrap())
+        .collect();
+    let west: Vec<&&str> = started.iter().filter(|n| n.contains("us-west-2")).collect();
+    let east: Vec<&&str> = started.iter().filter(|n| n.contains("eu-west-1")).collect();
+    assert_eq!((west.len(), east.len()), (2, 3), "{started:?}");
+    assert_eq!(summary["skippedCounts"]["DEFERRED"], 3, "{summary}");
+    assert_eq!(summary["skippedCounts"]["GIVEN_UP"], 1);
+    assert_eq!(summary["failedCount"], 0);
+    let deferred = summary["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["reason"] == "DEFERRED")
+        .unwrap();
+    assert_eq!(deferred["maxCopiesInFlight"], 3);
+
+    // The next sweep starts what was deferred (the fake's executions never finish, so the
+    // new limit is what the listing shows in progress: nothing new in the fake).
+    let next = svc
+        .handle(event_file("scheduled-sweep.json"), NOW + 3600)
+        .await
+        .unwrap();
+    assert_eq!(next["startedCount"], 3, "{next}");
+    assert_eq!(next["skippedCounts"]["ALREADY_TRACKING"], 5);
 }

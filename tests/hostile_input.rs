@@ -83,6 +83,7 @@ fn start_copy() -> StartCopy<Counting, Counting> {
             tag_policy: TagPolicy::default(),
             prune: PrunePolicy::default(),
             retry: RetryPolicy::default(),
+            max_copies_in_flight: 100,
         },
     }
 }

@@ -3,7 +3,7 @@
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
 use crate::ports::{BackupApi, BackupQuery};
@@ -42,11 +42,22 @@ impl<B: BackupApi> CheckCopy<B> {
         // Every input check comes before the AWS call.
         let valid = input.validate()?;
         let ids = [valid.job().source_backup_id.clone()];
-        let copies = self
+        let listing = match self
             .backups
             .describe_backups(&valid.job().destination_region, BackupQuery::CopiesOf(&ids))
-            .await?;
-        let output = decide_check(valid, &copies, now);
+            .await
+        {
+            Ok(copies) => Some(copies),
+            // Throttled or a 5xx after the SDK's own retries: a missed check, not a failure. The
+            // loop waits and looks again (until its deadline), so a throttled region cannot
+            // fail a copy that is on its way.
+            Err(e) if e.is_retryable() => {
+                warn!(source_backup_id = %valid.job().source_backup_id, destination_region = %valid.job().destination_region, error = %e, "cannot list the copies; checking again later");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let output = decide_check(valid, listing.as_deref(), now);
         info!(
             source_backup_id = %output.job.source_backup_id,
             destination_region = %output.job.destination_region,

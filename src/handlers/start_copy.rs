@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::backup::Backup;
+use crate::backup::{Backup, BackupState};
 use crate::config::StartCopyConfig;
 use crate::copy_guard::{CopyOutcome, CopyRequest, CopyResult, decide_copy};
 use crate::error::{AwsError, AwsErrorKind, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
@@ -364,8 +364,33 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         }
         // A first sweep may start thousands of executions: a few at a time, in plan order.
         let explicit = matches!(event.trigger, Trigger::Backup { .. }) && summary.origin == BACKUP_CREATED_DETAIL_TYPE;
+        // Backpressure: a sweep starts at most MAX_COPIES_IN_FLIGHT copies per region, minus
+        // those the region still lists as CREATE_IN_PROGRESS; events name a few backups each.
+        let unlimited = generations::Budget::unlimited();
+        let budgets: HashMap<&str, generations::Budget> = reachable
+            .iter()
+            .map(|region| {
+                let in_progress = copies.get(region).map_or(0, |c: &Vec<Backup>| {
+                    c.iter().filter(|b| b.state == BackupState::CreateInProgress).count()
+                });
+                (
+                    region.as_str(),
+                    generations::Budget::new(config.max_copies_in_flight.saturating_sub(in_progress)),
+                )
+            })
+            .collect();
+        let budget_of = |region: &str| {
+            if sweep {
+                budgets.get(region).unwrap_or(&unlimited)
+            } else {
+                &unlimited
+            }
+        };
         let results: Vec<StartResult> = stream::iter(jobs)
-            .map(|job| self.start(job, explicit, now))
+            .map(|job| {
+                let budget = budget_of(&job.destination_region);
+                self.start(job, explicit, now, budget)
+            })
             .buffered(START_CONCURRENCY)
             .collect()
             .await;
@@ -479,7 +504,13 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
     /// Starts the pair's next tracking execution (which makes the copy), if the retry policy
     /// admits it; the outcome goes into the summary afterwards, so that several starts can run
     /// at once.
-    async fn start(&self, job: CopyJob, explicit: bool, now: EpochSeconds) -> StartResult {
+    async fn start(
+        &self,
+        job: CopyJob,
+        explicit: bool,
+        now: EpochSeconds,
+        budget: &generations::Budget,
+    ) -> StartResult {
         let region = job.destination_region.clone();
         let backup_id = job.source_backup_id.clone();
         let skipped = |reason| StartResult::Skipped {
@@ -487,7 +518,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             region: region.clone(),
             reason,
         };
-        match generations::start_next(&self.executions, job, self.config.retry, explicit, now).await {
+        match generations::start_next(&self.executions, job, self.config.retry, explicit, now, budget).await {
             Ok(generations::Started::New { job, execution_arn }) => {
                 let name = job.execution_name();
                 info!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, "copy tracking started");
@@ -515,6 +546,9 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             }) => skipped(SkipReason::BackingOff {
                 failed_executions: failed_in_a_row,
                 not_before: to_rfc3339(not_before),
+            }),
+            Ok(generations::Started::Deferred { .. }) => skipped(SkipReason::Deferred {
+                max_copies_in_flight: self.config.max_copies_in_flight,
             }),
             Ok(generations::Started::TooManyGenerations { job }) => StartResult::Failed(Failed {
                 source_backup_id: backup_id,

@@ -98,13 +98,17 @@ def test_sweep_pages_through_more_than_fifty_backups(make_stack):
     assert all(r["status"] == "SUCCEEDED" for r in runs)
     assert {r["name"].split("-to-")[0] for r in runs} == backups
 
-    # A second sweep reads each destination whole, 55 copies in 2 pages, finds every copy and
+    # A second sweep looks up each destination's copies of the 55 backups by source id, 50 ids
+    # per call (an answer that does not depend on the listing's order), finds every copy and
     # starts nothing.
     stack.control("POST", "requests")
     again, _ = stack.invoke("start-copy", schedule_event("sweep-2"), timeout=600)
     pages = sweep_pages(stack)
-    report("second sweep of 55", started=len(again["started"]), pages=pages)
-    assert pages == {"us-east-1": [False, True], "us-west-2": [False, True], "eu-west-1": [False, True]}
+    describes = stack.control("GET", "requests")["describeBackups"]
+    lookups = {r: sorted(d["filters"].get("sourceBackupIds", 0) for d in describes if d["region"] == r) for r in REGIONS}
+    report("second sweep of 55", started=len(again["started"]), source_pages=pages, lookups=lookups)
+    assert pages == {"us-east-1": [False, True]}
+    assert lookups == {r: [5, 50] for r in REGIONS}
     assert again["started"] == [] and again["skippedCounts"] == {"ALREADY_COPIED": 110}
 
 
