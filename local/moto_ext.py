@@ -443,12 +443,20 @@ def install_time_scale() -> None:
     WaitFunction._wait_interval = wait_interval
 
 
-def install_lambda_forwarding(lambda_url: str, functions: set[str]) -> None:
-    """Invokes of these function names (or ARNs) go to cargo lambda watch."""
+def install_lambda_forwarding(lambda_url: str, functions: set[str], concurrency: int) -> None:
+    """Invokes of these function names (or ARNs) go to cargo lambda watch, at most `concurrency`
+    per function at a time (the instances it runs): cargo-lambda 1.9.2 stops answering when a
+    hundred invokes wait on it at once; the others wait here, as Lambda's own queue would."""
     from moto.awslambda.models import LambdaBackend
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
+    slots = {name: threading.BoundedSemaphore(concurrency) for name in functions}
+
     def forward(name: str, body: Any, response_headers: Any) -> bytes:
+        with slots[name]:
+            return send(name, body, response_headers)
+
+    def send(name: str, body: Any, response_headers: Any) -> bytes:
         data = body if isinstance(body, bytes) else (body or "{}").encode()
         request = urllib.request.Request(
             f"{lambda_url}/2015-03-31/functions/{name}/invocations",
@@ -656,6 +664,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lambda-url", help="cargo lambda watch address, e.g. http://127.0.0.1:9000")
     parser.add_argument("--functions", default="start-copy,check-copy")
+    parser.add_argument("--lambda-concurrency", type=int, default=4, help="instances cargo lambda watch runs per function")
     parser.add_argument("--copy-delay", type=float, default=CONFIG["copyDelaySeconds"])
     parser.add_argument("--no-execute", action="store_true", help="record Step Functions executions without running them")
     args = parser.parse_args()
@@ -671,7 +680,7 @@ def main() -> None:
     install_cloudhsm()
     install_time_scale()
     if args.lambda_url:
-        install_lambda_forwarding(args.lambda_url.rstrip("/"), set(args.functions.split(",")))
+        install_lambda_forwarding(args.lambda_url.rstrip("/"), set(args.functions.split(",")), args.lambda_concurrency)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple

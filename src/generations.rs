@@ -16,9 +16,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::backup::{Backup, BackupState};
 use crate::error::AwsError;
 use crate::job::{CopyJob, execution_name};
-use crate::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
+use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
 use crate::time::EpochSeconds;
 
 /// Generations asked about per pair before the planner stops looking (a pair that has failed
@@ -49,15 +50,21 @@ pub struct History {
     pub failed_in_a_row: u32,
     /// When the newest failed one stopped.
     pub last_failed_at: Option<EpochSeconds>,
+    /// The newest closed execution succeeded.
+    pub last_succeeded: bool,
 }
 
 impl History {
     fn record(&mut self, status: &str, stopped_at: Option<EpochSeconds>) {
         if status == "SUCCEEDED" {
-            *self = Self::default();
+            *self = Self {
+                last_succeeded: true,
+                ..Self::default()
+            };
         } else {
             self.failed_in_a_row += 1;
             self.last_failed_at = stopped_at.or(self.last_failed_at);
+            self.last_succeeded = false;
         }
     }
 }
@@ -155,64 +162,90 @@ pub enum Started {
     TooManyGenerations { job: CopyJob },
     /// The run's [`Budget`] for the region is spent: a later sweep starts it.
     Deferred { job: CopyJob },
+    /// The pair's newest execution succeeded after the plan was made: its copy is there.
+    AlreadyCopied { job: CopyJob, copy: Backup },
 }
 
-/// Finds the pair's next generation and starts it if [`admit`] says so. `job` names the pair;
-/// its generation is replaced.
-pub async fn start_next<E: ExecutionApi>(
-    executions: &E,
-    mut job: CopyJob,
-    policy: RetryPolicy,
-    explicit: bool,
-    now: EpochSeconds,
-    budget: &Budget,
-) -> Result<Started, AwsError> {
-    let mut history = History::default();
-    let mut generation = 0;
-    while generation < MAX_GENERATIONS {
-        let name = execution_name(&job.source_backup_id, &job.destination_region, generation);
-        match executions.execution_status(&name).await? {
-            Some(ExecutionStatus::Running) => {
-                job.generation = generation;
-                return Ok(Started::Running { job });
-            }
-            Some(ExecutionStatus::Closed { status, stopped_at }) => {
-                history.record(&status, stopped_at);
-                generation += 1;
-            }
-            None => {
-                job.generation = generation;
-                match admit(&history, policy, explicit, now) {
-                    Admission::Start => {}
-                    Admission::GiveUp { failed_in_a_row } => return Ok(Started::GivenUp { job, failed_in_a_row }),
-                    Admission::BackOff {
-                        failed_in_a_row,
-                        not_before,
-                    } => {
-                        return Ok(Started::BackingOff {
-                            job,
+/// What [`Starter::start_next`] needs to know and call.
+pub struct Starter<'a, E, B> {
+    pub executions: &'a E,
+    pub backups: &'a B,
+    pub policy: RetryPolicy,
+    /// A "CloudHSM Backup Created" event named the backup (see [`admit`]).
+    pub explicit: bool,
+    pub now: EpochSeconds,
+}
+
+impl<E: ExecutionApi, B: BackupApi> Starter<'_, E, B> {
+    /// Finds the pair's next generation and starts it if [`admit`] and the budget say so.
+    /// `job` names the pair; its generation is replaced.
+    pub async fn start_next(&self, mut job: CopyJob, budget: &Budget) -> Result<Started, AwsError> {
+        let mut history = History::default();
+        let mut generation = 0;
+        while generation < MAX_GENERATIONS {
+            let name = execution_name(&job.source_backup_id, &job.destination_region, generation);
+            match self.executions.execution_status(&name).await? {
+                Some(ExecutionStatus::Running) => {
+                    job.generation = generation;
+                    return Ok(Started::Running { job });
+                }
+                Some(ExecutionStatus::Closed { status, stopped_at }) => {
+                    history.record(&status, stopped_at);
+                    generation += 1;
+                }
+                None => {
+                    job.generation = generation;
+                    match admit(&history, self.policy, self.explicit, self.now) {
+                        Admission::Start => {}
+                        Admission::GiveUp { failed_in_a_row } => return Ok(Started::GivenUp { job, failed_in_a_row }),
+                        Admission::BackOff {
                             failed_in_a_row,
                             not_before,
-                        });
+                        } => {
+                            return Ok(Started::BackingOff {
+                                job,
+                                failed_in_a_row,
+                                not_before,
+                            });
+                        }
                     }
-                }
-                if !budget.try_take() {
-                    return Ok(Started::Deferred { job });
-                }
-                match executions.start_execution(&name, &job.execution_input()).await {
-                    Ok(StartOutcome::Started { execution_arn }) => return Ok(Started::New { job, execution_arn }),
-                    // Another planner took the name a moment ago: look at it again.
-                    Ok(StartOutcome::AlreadyExists) => budget.give_back(),
-                    Err(e) => {
-                        budget.give_back();
-                        return Err(e);
+                    if history.last_succeeded
+                        && let Some(copy) = self.live_copy(&job).await?
+                    {
+                        return Ok(Started::AlreadyCopied { job, copy });
+                    }
+                    if !budget.try_take() {
+                        return Ok(Started::Deferred { job });
+                    }
+                    match self.executions.start_execution(&name, &job.execution_input()).await {
+                        Ok(StartOutcome::Started { execution_arn }) => return Ok(Started::New { job, execution_arn }),
+                        // Another planner took the name a moment ago: look at it again.
+                        Ok(StartOutcome::AlreadyExists) => budget.give_back(),
+                        Err(e) => {
+                            budget.give_back();
+                            return Err(e);
+                        }
                     }
                 }
             }
         }
+        job.generation = generation;
+        Ok(Started::TooManyGenerations { job })
     }
-    job.generation = generation;
-    Ok(Started::TooManyGenerations { job })
+
+    /// The pair's live copy, looked up again: a succeeded execution means its copy was READY
+    /// when it closed, so a plan that found none may be a moment old (or the copy is gone).
+    async fn live_copy(&self, job: &CopyJob) -> Result<Option<Backup>, AwsError> {
+        let ids = [job.source_backup_id.clone()];
+        let copies = self
+            .backups
+            .describe_backups(&job.destination_region, BackupQuery::CopiesOf(&ids))
+            .await?;
+        Ok(copies
+            .into_iter()
+            .filter(|c| c.state.is_live())
+            .min_by_key(|c| c.state != BackupState::Ready))
+    }
 }
 
 #[cfg(test)]
@@ -225,6 +258,7 @@ mod tests {
         History {
             failed_in_a_row: failed,
             last_failed_at: Some(NOW - ago),
+            last_succeeded: false,
         }
     }
 
@@ -281,8 +315,11 @@ mod tests {
         assert_eq!(h.failed_in_a_row, 2);
         assert_eq!(h.last_failed_at, Some(NOW - 5));
         h.record("SUCCEEDED", Some(NOW - 4));
-        assert_eq!(h, History::default());
+        assert_eq!((h.failed_in_a_row, h.last_failed_at, h.last_succeeded), (0, None, true));
         h.record("ABORTED", None);
-        assert_eq!((h.failed_in_a_row, h.last_failed_at), (1, None));
+        assert_eq!(
+            (h.failed_in_a_row, h.last_failed_at, h.last_succeeded),
+            (1, None, false)
+        );
     }
 }

@@ -518,7 +518,14 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             region: region.clone(),
             reason,
         };
-        match generations::start_next(&self.executions, job, self.config.retry, explicit, now, budget).await {
+        let starter = generations::Starter {
+            executions: &self.executions,
+            backups: &self.backups,
+            policy: self.config.retry,
+            explicit,
+            now,
+        };
+        match starter.start_next(job, budget).await {
             Ok(generations::Started::New { job, execution_arn }) => {
                 let name = job.execution_name();
                 info!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, "copy tracking started");
@@ -546,6 +553,10 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             }) => skipped(SkipReason::BackingOff {
                 failed_executions: failed_in_a_row,
                 not_before: to_rfc3339(not_before),
+            }),
+            Ok(generations::Started::AlreadyCopied { copy, .. }) => skipped(SkipReason::AlreadyCopied {
+                copy_backup_id: copy.id,
+                copy_state: copy.state,
             }),
             Ok(generations::Started::Deferred { .. }) => skipped(SkipReason::Deferred {
                 max_copies_in_flight: self.config.max_copies_in_flight,
