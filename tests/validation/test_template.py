@@ -196,3 +196,35 @@ def test_the_given_up_alarm_watches_the_metric_the_sweep_writes():
     assert f'GIVEN_UP_METRIC: &str = "{alarm["MetricName"]}"' in code
     assert alarm["Namespace"] in (ROOT / "src" / "freshness.rs").read_text()
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_the_cloudtrail_rule_ignores_every_cloudhsm_call_our_functions_make():
+    # A rule switched to receive read-only management events must not be triggered by our own
+    # sweeps; our writes (copies, deletions) announce no new backup either.
+    import re
+
+    code = (ROOT / "src" / "aws" / "cloudhsm.rs").read_text()
+    ours = {"".join(w.capitalize() for w in m.split("_")) for m in re.findall(r"\.(describe_backups|describe_clusters|copy_backup_to_region|delete_backup|modify_backup_attributes)\(\)", code)}
+    assert {"DescribeBackups", "DescribeClusters", "CopyBackupToRegion", "DeleteBackup"} <= ours
+    pattern = template()["Resources"]["StartCopyFunction"]["Properties"]["Events"]["CloudTrail"]["Properties"]["Pattern"]
+    ignored = set(pattern["detail"]["eventName"][0]["anything-but"])
+    assert ours <= ignored, ours - ignored
+
+
+def test_the_optional_trail_logs_write_events_to_a_private_encrypted_expiring_bucket():
+    resources = template()["Resources"]
+    for name in ("TrailBucket", "TrailBucketPolicy", "ManagementTrail"):
+        assert resources[name]["Condition"] == "CreatesTrail", name
+    trail = resources["ManagementTrail"]["Properties"]
+    assert trail["IsLogging"] is True and trail["EnableLogFileValidation"] is True
+    assert trail["EventSelectors"] == [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]
+    bucket = resources["TrailBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    props = bucket["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+    assert props["LifecycleConfiguration"]["Rules"][0]["Status"] == "Enabled"
+    statements = resources["TrailBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert allows and all("aws:SourceArn" in s["Condition"]["StringEquals"] for s in allows)
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
