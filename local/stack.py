@@ -265,9 +265,13 @@ class Stack:
 
     def invoke(self, function: str, payload: Any, timeout: float = 300) -> tuple[Any, str | None]:
         """Invokes a function through cargo lambda watch; returns (payload, function error)."""
+        return self.invoke_raw(function, json.dumps(payload).encode(), timeout)
+
+    def invoke_raw(self, function: str, body: bytes, timeout: float = 300) -> tuple[Any, str | None]:
+        """Invokes a function with these bytes as the payload, JSON or not."""
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/{function}/invocations",
-            data=json.dumps(payload).encode(),
+            data=body,
             headers={"Content-Type": "application/json"},
             method="POST",
         )

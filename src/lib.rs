@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod ids;
 pub mod job;
 pub mod metrics;
+pub mod payload;
 pub mod plan;
 pub mod ports;
 pub mod pruning;

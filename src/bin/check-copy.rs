@@ -2,8 +2,8 @@
 
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::handlers::check_copy::{CheckCopy, function_handler};
+use cloudhsm_backup_copy::payload::Payload;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
-use serde_json::Value;
 
 /// Regions to build clients for at cold start (the configured destinations); others are
 /// built on first use.
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let service = CheckCopy {
         backups: CloudHsm::new(&shared, regions.split(',').map(str::trim).filter(|r| !r.is_empty())),
     };
-    run(service_fn(|event: LambdaEvent<Value>| {
+    run(service_fn(|event: LambdaEvent<Payload>| {
         function_handler(event, &service)
     }))
     .await

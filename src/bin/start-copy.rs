@@ -4,8 +4,8 @@ use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::aws::sfn::StepFunctions;
 use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::handlers::start_copy::{StartCopy, function_handler};
+use cloudhsm_backup_copy::payload::Payload;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
         ),
         config,
     };
-    run(service_fn(|event: LambdaEvent<Value>| {
+    run(service_fn(|event: LambdaEvent<Payload>| {
         function_handler(event, &service)
     }))
     .await

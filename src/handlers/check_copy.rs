@@ -6,6 +6,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
+use crate::payload::Payload;
 use crate::ports::{BackupApi, BackupQuery};
 use crate::time::{self, EpochSeconds};
 use crate::tracking::{CheckInput, CheckOutput, TrackingError, decide_check};
@@ -76,8 +77,9 @@ impl<B: BackupApi> CheckCopy<B> {
 
 /// The Lambda entry point.
 pub async fn function_handler<B: BackupApi>(
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Payload>,
     service: &CheckCopy<B>,
 ) -> Result<CheckOutput, CheckCopyError> {
-    service.handle(event.payload, time::now()).await
+    let payload = event.payload.into_json().map_err(CheckCopyError::InvalidInput)?;
+    service.handle(payload, time::now()).await
 }

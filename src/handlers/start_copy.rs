@@ -27,6 +27,7 @@ use crate::freshness::{self, Freshness};
 use crate::generations;
 use crate::job::{CopyJob, JobError};
 use crate::metrics;
+use crate::payload::Payload;
 use crate::plan::{PlanItem, SkipReason, eligibility, plan};
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
 use crate::pruning::{self, Prune};
@@ -50,6 +51,8 @@ pub enum StartCopyError {
     Event(#[from] EventError),
     #[error("invalid copy request: {0}")]
     CopyRequest(String),
+    #[error("{0}")]
+    Unreadable(String),
     #[error(transparent)]
     Job(#[from] JobError),
     #[error(transparent)]
@@ -70,7 +73,10 @@ pub enum StartCopyError {
 impl From<StartCopyError> for Diagnostic {
     fn from(e: StartCopyError) -> Self {
         let error_type = match &e {
-            StartCopyError::Event(_) | StartCopyError::CopyRequest(_) | StartCopyError::Job(_) => INVALID_INPUT,
+            StartCopyError::Event(_)
+            | StartCopyError::CopyRequest(_)
+            | StartCopyError::Unreadable(_)
+            | StartCopyError::Job(_) => INVALID_INPUT,
             StartCopyError::Aws(aws) if aws.is_retryable() => RETRYABLE,
             StartCopyError::Incomplete { retryable: true, .. } => RETRYABLE,
             StartCopyError::Aws(_)
@@ -644,8 +650,9 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
 
 /// The Lambda entry point.
 pub async fn function_handler<B: BackupApi, E: ExecutionApi>(
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Payload>,
     service: &StartCopy<B, E>,
 ) -> Result<Value, StartCopyError> {
-    service.handle(event.payload, time::now()).await
+    let payload = event.payload.into_json().map_err(StartCopyError::Unreadable)?;
+    service.handle(payload, time::now()).await
 }
