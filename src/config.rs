@@ -178,6 +178,35 @@ impl StartCopyConfig {
     }
 }
 
+/// The settings check-copy runs with: where it looks for copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckCopyConfig {
+    pub source_region: String,
+    /// Validated like start-copy's; check-copy builds their clients at cold start.
+    pub destination_regions: Vec<String>,
+}
+
+impl CheckCopyConfig {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing { name })
+        };
+        let source_region = required(ENV_SOURCE_REGION)?;
+        let destination_regions = parse_destinations(&source_region, &required(ENV_DESTINATION_REGIONS)?)?;
+        Ok(Self {
+            source_region,
+            destination_regions,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
 /// Splits and checks the destination list: names, duplicates, same-region, partitions.
 fn parse_destinations(source: &str, raw: &str) -> Result<Vec<String>, ConfigError> {
     let invalid = |reason: String| ConfigError::Invalid {
@@ -267,6 +296,35 @@ mod tests {
         assert_eq!(c.selection.tags, vec![("dr-copy".to_owned(), "true".to_owned())]);
         assert!(!c.tag_policy.keep_source_tags);
         assert_eq!(c.tag_policy.extra.len(), 2);
+    }
+
+    #[test]
+    fn check_copy_checks_its_settings_too() {
+        let env = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            CheckCopyConfig::from_lookup(|k| map.get(k).cloned())
+        };
+        let ok = env(&[
+            ("AWS_REGION", "us-east-1"),
+            ("DESTINATION_REGIONS", "us-west-2,eu-west-1"),
+        ])
+        .unwrap();
+        assert_eq!(ok.destination_regions, vec!["us-west-2", "eu-west-1"]);
+        for (pairs, name) in [
+            (vec![("AWS_REGION", "us-east-1")], "DESTINATION_REGIONS"),
+            (vec![("DESTINATION_REGIONS", "us-west-2")], "AWS_REGION"),
+            (
+                vec![("AWS_REGION", "us-east-1"), ("DESTINATION_REGIONS", "cn-north-1")],
+                "DESTINATION_REGIONS",
+            ),
+            (
+                vec![("AWS_REGION", "mars"), ("DESTINATION_REGIONS", "us-west-2")],
+                "AWS_REGION",
+            ),
+        ] {
+            let err = env(&pairs).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]

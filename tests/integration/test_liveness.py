@@ -74,3 +74,25 @@ def test_copies_that_died_and_vanished_from_the_listing_do_not_block_a_new_copy(
     assert sorted(r["name"] for r in runs if r["status"] == "SUCCEEDED") == sorted(f"{backup_id}-to-{r}-1" for r in REGIONS)
     assert ready == {r: 1 for r in REGIONS}
     assert sum(not c["endsDeleted"] for c in calls) == 2  # exactly one good copy per region
+
+
+def test_a_deleted_copy_is_left_alone_while_restorable_and_made_again_once_it_is_gone(stack):
+    # DeleteBackup leaves the copy PENDING_DELETION (restorable) for 7 days, then it is gone;
+    # here the 7 days pass at once. Gone is gone: the backup lacks a copy and gets a new one.
+    cluster_id, backup_id = stack.create_cluster()
+    stack.invoke("start-copy", backup_created_event(backup_id, cluster_id))
+    stack.wait_for_executions(2)
+    (copy,) = stack.copies(backup_id, "us-west-2")
+    stack.hsm("us-west-2").delete_backup(BackupId=copy["BackupId"])
+
+    restorable, _ = stack.invoke("start-copy", schedule_event("while-restorable"))
+    stack.control("POST", "config", {"pendingDeletionListedSeconds": 0})
+    gone, error = stack.invoke("start-copy", schedule_event("after-seven-days"))
+    runs = stack.wait_for_executions(3)
+    ready = ready_counts(stack, backup_id)
+    print(f"deleted copy: while_restorable={restorable['skippedCounts']} after={gone.get('startedCount')} "
+          f"executions={[(r['name'].rsplit('-', 1)[1], r['status']) for r in runs]} ready={ready}")
+    assert restorable["startedCount"] == 0 and restorable["skippedCounts"]["COPY_DELETED"] == 1
+    assert error is None and [s["executionName"] for s in gone["started"]] == [f"{backup_id}-to-us-west-2-1"]
+    assert all(r["status"] == "SUCCEEDED" for r in runs)
+    assert ready == {r: 1 for r in REGIONS}

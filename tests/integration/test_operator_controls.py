@@ -1,5 +1,7 @@
 """Operator controls on the local stack: cluster selection, the tags on copies, bad settings."""
 
+import json
+
 import pytest
 
 from stack import DESTINATION_REGIONS, TAG_PREFIX, backup_created_event, schedule_event
@@ -57,10 +59,17 @@ def test_a_bad_setting_stops_the_function_at_start_naming_the_setting(stack):
     stack.restart_functions(DESTINATION_REGIONS="us-west-2,us-west-2")
     stack.control("POST", "requests")
 
-    # The function exits during init, so the local emulator never answers this invoke.
+    # The functions exit during init, so the local emulator never answers these invokes.
     with pytest.raises(OSError):
         stack.invoke("start-copy", schedule_event(), timeout=15)
+    with open(stack.root / "events" / "check-copy.json") as f:
+        check = json.load(f)
+    with pytest.raises(OSError):
+        stack.invoke("check-copy", check, timeout=15)
 
     log = (stack.log_dir / "cargo-lambda.log").read_text(errors="replace")
-    assert 'setting DESTINATION_REGIONS="us-west-2,us-west-2" is invalid: us-west-2 is listed twice' in log
+    # Each function's own start is followed by the error naming the setting.
+    for function in ("start-copy", "check-copy"):
+        spawned = log.index(f'AWS_LAMBDA_FUNCTION_NAME="{function}"')
+        assert 'setting DESTINATION_REGIONS="us-west-2,us-west-2" is invalid: us-west-2 is listed twice' in log[spawned:spawned + 4000], function
     assert stack.control("GET", "requests")["counts"] == {}
