@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "local"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import fleet  # noqa: E402
 import per_copy  # noqa: E402
 from runtime_api import measure  # noqa: E402
 from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, prune_event, schedule_event  # noqa: E402
@@ -104,6 +105,28 @@ def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def init_against_floor(stack: Stack) -> list[tuple[str, str, str, str]]:
+    """start-copy's init and RSS beside the floor: examples/init_floor, which starts the runtime
+    and builds the same SDK clients and nothing else; medians of RUNS runs, alternating."""
+    env = function_env(stack)
+    sides = {"start-copy": ROOT / "target" / "release" / "start-copy", "floor": ROOT / "target" / "release" / "examples" / "init_floor"}
+    results: dict[str, list] = {side: [] for side in sides}
+    for i in range(RUNS):
+        for side, binary in sides.items():
+            cluster_id, backup_id = stack.create_cluster()
+            event = backup_created_event(backup_id, cluster_id, event_id=f"floor-{side}-{i}") if side == "start-copy" else {"ping": i}
+            m = measure([str(binary)], env, event)
+            if m.response is None:
+                raise RuntimeError(f"{side} gave no answer")
+            results[side].append(m)
+    med = lambda side, attr: statistics.median(getattr(m, attr) for m in results[side])  # noqa: E731
+    rows = []
+    for label, attr, unit, scale in (("init", "init_seconds", "ms", 1000), ("peak RSS after init", "init_peak_rss_kib", "MiB", 1 / 1024)):
+        ours, floor = med("start-copy", attr), med("floor", attr)
+        rows.append((label, f"{ours * scale:.1f} {unit}", f"{floor * scale:.1f} {unit}", f"{ours / floor:.2f}"))
+    return rows
+
+
 SWEEP_REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
 
 
@@ -166,11 +189,17 @@ def main() -> int:
     say(f"cloudhsm-backup-copy bench ({RUNS} runs each, medians; ratio = Rust / Python)")
     with Stack.started(ROOT, serve_functions=False, log_dir=ROOT / ".stack" / "bench-logs") as stack:
         rows = init_and_memory(stack)
+        floor_rows = init_against_floor(stack)
     say()
     say(f"{'figure':<32} {'function':<11} {'Rust':>10} {'Python boto3':>13} {'ratio':>7}")
     for row in rows:
         say(f"{row[0]:<32} {row[1]:<11} {row[2]:>10} {row[3]:>13} {row[4]:>7}")
     say("(first invocation: start-copy makes 3 DescribeBackups and 2 StartExecution, check-copy 1 DescribeBackups)")
+    say()
+    say(f"{'start-copy against the floor':<32} {'start-copy':>10} {'floor':>10} {'ratio':>7}")
+    for row in floor_rows:
+        say(f"{row[0]:<32} {row[1]:>10} {row[2]:>10} {row[3]:>7}")
+    say("(floor: examples/init_floor, the runtime plus the same SDK clients, nothing else)")
     say()
     say("one steady-state sweep (daily backups, 100 per cluster, all copied; 168 h window):")
     say(f"{'backups x regions':<18} {'clusters':>8} {'read':>6}  {'API calls by operation':<48} {'total':>6} {'wall':>9}")
@@ -181,6 +210,8 @@ def main() -> int:
     say()
     with Stack.started(ROOT, release=True, log_dir=ROOT / ".stack" / "bench-logs", function_env={"RUST_LOG": "warn"}) as stack:
         per_copy.report(say, ROOT, stack)
+    say()
+    fleet.run(say)
     say()
     say("release binary size (cargo lambda build --release --arm64):")
     for name, size in binary_sizes():

@@ -67,15 +67,11 @@ pub const DEFAULT_MAX_COPIES_IN_FLIGHT: usize = 100;
 impl StartCopyConfig {
     /// Reads the settings through `get` (the process environment in production).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing { name })
-        };
-        let source_region = required(ENV_SOURCE_REGION)?;
-        let destination_regions = parse_destinations(&source_region, &required(ENV_DESTINATION_REGIONS)?)?;
-        let state_machine_arn = required(ENV_STATE_MACHINE_ARN)?;
+        let Regions {
+            source_region,
+            destination_regions,
+        } = Regions::from_lookup(&get)?;
+        let state_machine_arn = required(&get, ENV_STATE_MACHINE_ARN)?;
         if !state_machine_arn.starts_with("arn:") || !state_machine_arn.contains(":stateMachine:") {
             return Err(ConfigError::Invalid {
                 name: ENV_STATE_MACHINE_ARN,
@@ -188,14 +184,10 @@ pub struct CheckCopyConfig {
 
 impl CheckCopyConfig {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing { name })
-        };
-        let source_region = required(ENV_SOURCE_REGION)?;
-        let destination_regions = parse_destinations(&source_region, &required(ENV_DESTINATION_REGIONS)?)?;
+        let Regions {
+            source_region,
+            destination_regions,
+        } = Regions::from_lookup(&get)?;
         Ok(Self {
             source_region,
             destination_regions,
@@ -204,6 +196,31 @@ impl CheckCopyConfig {
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// A setting that must be set and not blank, trimmed.
+fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
+    get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing { name })
+}
+
+/// The source region and the checked destinations, which both functions read.
+struct Regions {
+    source_region: String,
+    destination_regions: Vec<String>,
+}
+
+impl Regions {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let source_region = required(get, ENV_SOURCE_REGION)?;
+        let destination_regions = parse_destinations(&source_region, &required(get, ENV_DESTINATION_REGIONS)?)?;
+        Ok(Self {
+            source_region,
+            destination_regions,
+        })
     }
 }
 

@@ -38,6 +38,16 @@ fn sdk_backup(id: &str, state: SdkState, source: Option<&str>) -> SdkBackup {
         .unwrap()
 }
 
+/// A READY original taken at `secs`.
+fn aged(id: &str, secs: i64) -> SdkBackup {
+    SdkBackup::builder()
+        .backup_id(id)
+        .backup_state(SdkState::Ready)
+        .create_timestamp(DateTime::from_secs(secs))
+        .build()
+        .unwrap()
+}
+
 fn hsm(region: &str, client: HsmClient) -> CloudHsm {
     CloudHsm::from_clients(HashMap::from([(region.to_owned(), client)]))
 }
@@ -353,14 +363,6 @@ fn describe_output(status: SfnStatus) -> DescribeExecutionOutput {
 
 #[tokio::test]
 async fn a_listing_since_a_time_reads_newest_first_and_stops_past_it() {
-    let aged = |id: &str, secs: i64| {
-        SdkBackup::builder()
-            .backup_id(id)
-            .backup_state(SdkState::Ready)
-            .create_timestamp(DateTime::from_secs(secs))
-            .build()
-            .unwrap()
-    };
     let first = mock!(HsmClient::describe_backups)
         .match_requests(|r| r.sort_ascending() == Some(false) && r.next_token().is_none())
         .then_output(move || {
@@ -385,14 +387,6 @@ async fn a_listing_since_a_time_reads_newest_first_and_stops_past_it() {
 
 #[tokio::test]
 async fn a_listing_in_another_order_than_newest_first_is_read_to_the_end() {
-    let aged = |id: &str, secs: i64| {
-        SdkBackup::builder()
-            .backup_id(id)
-            .backup_state(SdkState::Ready)
-            .create_timestamp(DateTime::from_secs(secs))
-            .build()
-            .unwrap()
-    };
     // Oldest first (SortAscending ignored): the first page is all older than `since`, yet the
     // window's backups come later.
     let first = mock!(HsmClient::describe_backups)
