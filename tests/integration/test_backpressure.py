@@ -18,15 +18,16 @@ def test_sweeps_under_rate_limits_copy_everything_a_few_at_a_time(make_stack):
     stack = make_stack(copy_delay=2.0, function_env={"MAX_COPIES_IN_FLIGHT": "4"})
     backups = [stack.create_cluster()[1] for _ in range(12)]
     stack.control("POST", "config", LIMITS)
-    sweeps, deferred, most_started = 0, 0, 0
+    sweeps, deferred, most_started, last = 0, 0, 0, {}
 
     def sweep_until_settled():
-        nonlocal sweeps, deferred, most_started
+        nonlocal sweeps, deferred, most_started, last
         sweeps += 1
         summary, error = stack.invoke("start-copy", schedule_event(f"sweep-{sweeps}"), timeout=300)
         assert error is None, summary
         deferred += summary["skippedCounts"].get("DEFERRED", 0)
         most_started = max(most_started, summary["startedCount"])
+        last = summary
         return summary["skippedCounts"].get("ALREADY_COPIED", 0) == len(backups) * len(REGIONS)
 
     wait_until("sweeps to copy everything", sweep_until_settled, timeout=600, interval=2)
@@ -43,3 +44,6 @@ def test_sweeps_under_rate_limits_copy_everything_a_few_at_a_time(make_stack):
     assert sum(v for k, v in limited.items() if k.endswith(":rateLimit")) > 0
     assert failures == [] and all(r["status"] == "SUCCEEDED" for r in runs) and len(runs) == len(backups) * len(REGIONS)
     assert all(n == 1 for n in ready.values()) and len(calls) == len(backups) * len(REGIONS)
+    # No false freshness alarm: every cluster's newest copy is the fresh one, everywhere.
+    assert len(last["freshness"]) == len(backups) * len(REGIONS)
+    assert all(f["newestCopyAgeHours"] < 1 for f in last["freshness"])
