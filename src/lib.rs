@@ -20,6 +20,7 @@ pub mod payload;
 pub mod plan;
 pub mod ports;
 pub mod pruning;
+pub mod report;
 pub mod selection;
 pub mod tags;
 pub mod time;

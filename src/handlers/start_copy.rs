@@ -1,36 +1,38 @@
 //! start-copy: turns a "backup created" signal (or a schedule tick) into copies, and performs
 //! the copy step of each tracking execution.
 //!
-//! Two payloads arrive here:
+//! Three payloads arrive here:
 //! - an EventBridge event: plan which READY source backups lack a copy in each destination and
 //!   start one tracking execution per (backup, destination), named deterministically;
-//! - `{"action": "prune"}` from the pruning schedule: a sweep that also prunes copies;
-//! - `{"action": "copy", ...}` from the state machine: request one copy, behind the guard in
-//!   [`crate::tracking::decide_copy`].
+//! - `{"action": "prune"}` from the daily schedule: a deep sweep that also prunes copies;
+//! - `{"action": "copy", ...}` from the state machine: request one copy (see [`copy_step`]).
+//!
+//! [`copy_step`]: super::copy_step
 
 use std::collections::HashMap;
 
 use futures_util::{StreamExt, stream};
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
 use crate::backup::{Backup, BackupState};
 use crate::config::StartCopyConfig;
-use crate::copy_guard::{CopyOutcome, CopyRequest, CopyResult, decide_copy};
-use crate::error::{AwsError, AwsErrorKind, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
+use crate::copy_guard::CopyRequest;
+use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
 use crate::event::{
     BACKUP_CREATED_DETAIL_TYPE, EventError, PRUNE_ACTION, ParsedEvent, Trigger, parse_event, parse_prune_request,
 };
-use crate::freshness::{self, Freshness};
+use crate::freshness;
 use crate::generations;
 use crate::job::{CopyJob, JobError};
 use crate::metrics;
 use crate::payload::Payload;
 use crate::plan::{PlanItem, SkipReason, eligibility, plan};
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
-use crate::pruning::{self, Prune};
+use crate::pruning;
+pub use crate::report::MAX_LISTED;
+use crate::report::{Failed, StartResult, Started, Summary, push_listed};
 use crate::selection::NotSelected;
 use crate::tags::TagError;
 use crate::time::{self, EpochSeconds, to_rfc3339};
@@ -40,10 +42,6 @@ use crate::time::{self, EpochSeconds, to_rfc3339};
 /// hundreds per second per account and region; 8 stays far inside that, and the SDK retries a
 /// throttled call.
 pub const START_CONCURRENCY: usize = 8;
-
-/// The summary lists at most this many items of each kind (a first sweep may start, skip or
-/// fail thousands, and a Lambda response is at most 6 MB); the counts are always complete.
-pub const MAX_LISTED: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartCopyError {
@@ -86,149 +84,6 @@ impl From<StartCopyError> for Diagnostic {
         };
         diagnostic(error_type, &e)
     }
-}
-
-/// What one event led to; the function's result.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    pub origin: String,
-    pub event_id: Option<String>,
-    pub source_region: String,
-    pub destination_regions: Vec<String>,
-    /// Set when the event asked for nothing.
-    pub ignored: Option<String>,
-    /// Source backups looked at.
-    pub examined: usize,
-    /// The first [`MAX_LISTED`] executions started; `started_count` counts them all.
-    pub started: Vec<Started>,
-    pub started_count: usize,
-    pub skipped: Vec<Skipped>,
-    /// Skips by reason, complete even when `skipped` is truncated.
-    pub skipped_counts: HashMap<String, usize>,
-    /// Configured include/exclude cluster ids that no cluster in the region has (sweeps only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unknown_cluster_ids: Vec<String>,
-    /// Sweeps only: age of the newest READY copy per cluster and destination.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub freshness: Vec<Freshness>,
-    /// Pruning runs only: copies deleted by the pruning policy (listed up to [`MAX_LISTED`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pruned: Vec<Prune>,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub pruned_count: usize,
-    /// Pruning runs only, in dry-run mode: copies the pruning policy would delete.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub would_prune: Vec<Prune>,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub would_prune_count: usize,
-    /// The first [`MAX_LISTED`] failures; `failed_count` counts them all.
-    pub failed: Vec<Failed>,
-    pub failed_count: usize,
-    /// Failures that retrying the event cannot fix.
-    #[serde(skip)]
-    pub non_retryable_failures: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-fn push_listed<T>(list: &mut Vec<T>, count: &mut usize, item: T) {
-    *count += 1;
-    if list.len() < MAX_LISTED {
-        list.push(item);
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Started {
-    pub source_backup_id: String,
-    pub destination_region: String,
-    pub execution_name: String,
-    pub execution_arn: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Skipped {
-    pub source_backup_id: String,
-    pub destination_region: Option<String>,
-    #[serde(flatten)]
-    pub reason: SkipReason,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Failed {
-    pub source_backup_id: String,
-    pub destination_region: String,
-    pub error: String,
-    #[serde(skip)]
-    pub retryable: bool,
-}
-
-impl Summary {
-    fn skip(&mut self, source_backup_id: &str, destination_region: Option<&str>, reason: SkipReason) {
-        *self.skipped_counts.entry(reason.name().to_owned()).or_default() += 1;
-        if self.skipped.len() < MAX_LISTED {
-            self.skipped.push(Skipped {
-                source_backup_id: source_backup_id.to_owned(),
-                destination_region: destination_region.map(str::to_owned),
-                reason,
-            });
-        }
-    }
-
-    fn fail(&mut self, source_backup_id: &str, destination_region: &str, error: &AwsError) {
-        self.add_failure(Failed::from_aws(
-            source_backup_id.to_owned(),
-            destination_region.to_owned(),
-            error,
-        ));
-    }
-
-    fn add_failure(&mut self, failed: Failed) {
-        if !failed.retryable {
-            self.non_retryable_failures += 1;
-        }
-        push_listed(&mut self.failed, &mut self.failed_count, failed);
-    }
-
-    fn record(&mut self, result: StartResult) {
-        match result {
-            StartResult::Started(started) => push_listed(&mut self.started, &mut self.started_count, started),
-            StartResult::Skipped {
-                backup_id,
-                region,
-                reason,
-            } => self.skip(&backup_id, Some(&region), reason),
-            StartResult::Failed(failed) => self.add_failure(failed),
-        }
-    }
-}
-
-impl Failed {
-    fn from_aws(source_backup_id: String, destination_region: String, error: &AwsError) -> Self {
-        Self {
-            source_backup_id,
-            destination_region,
-            error: error.to_string(),
-            retryable: error.is_retryable(),
-        }
-    }
-}
-
-/// What starting one tracking execution came to.
-enum StartResult {
-    Started(Started),
-    Skipped {
-        backup_id: String,
-        region: String,
-        reason: SkipReason,
-    },
-    Failed(Failed),
 }
 
 pub struct StartCopy<B, E> {
@@ -582,69 +437,6 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 StartResult::Failed(Failed::from_aws(backup_id, region, &e))
             }
         }
-    }
-
-    /// The state machine's copy step: one guarded CopyBackupToRegion.
-    pub async fn copy_step(&self, request: CopyRequest, now: EpochSeconds) -> Result<CopyResult, StartCopyError> {
-        let job = &request.job;
-        job.validate()?;
-        if job.source_region != self.config.source_region {
-            return Err(StartCopyError::CopyRequest(format!(
-                "job.sourceRegion {} is not this function's region {}",
-                job.source_region, self.config.source_region
-            )));
-        }
-        if request.attempt == 0 {
-            return Err(StartCopyError::CopyRequest("attempt must be at least 1".into()));
-        }
-        let ids = [job.source_backup_id.clone()];
-        let copies = self
-            .backups
-            .describe_backups(&job.destination_region, BackupQuery::CopiesOf(&ids))
-            .await?;
-        let mut outcome = decide_copy(job, request.attempt, &copies);
-        if outcome == CopyOutcome::CopyRequested {
-            // The source's current tags, merged explicitly: passing a TagList replaces them.
-            let source = self
-                .backups
-                .describe_backups(&job.source_region, BackupQuery::Ids(&ids))
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| StartCopyError::SourceMissing(job.source_backup_id.clone()))?;
-            let tags = self.config.tag_policy.copy_tags(job, request.attempt, &source.tags)?;
-            let requested = self
-                .backups
-                .copy_backup_to_region(
-                    &job.source_region,
-                    &job.source_backup_id,
-                    &job.destination_region,
-                    &tags,
-                )
-                .await;
-            match requested {
-                Ok(()) => {}
-                // A 5xx or a timeout may come after the copy was made: retrying could make two.
-                // The poll loop finds out, and asks for another attempt if no copy appears.
-                Err(e) if e.kind == AwsErrorKind::Transient => {
-                    warn!(source_backup_id = %job.source_backup_id, destination_region = %job.destination_region, attempt = request.attempt, error = %e, "copy request unconfirmed");
-                    outcome = CopyOutcome::RequestUnconfirmed;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        info!(
-            source_backup_id = %job.source_backup_id,
-            destination_region = %job.destination_region,
-            attempt = request.attempt,
-            outcome = ?outcome,
-            "copy step done"
-        );
-        Ok(CopyResult {
-            outcome,
-            attempt: request.attempt,
-            requested_at: to_rfc3339(now),
-        })
     }
 }
 
