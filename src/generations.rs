@@ -141,6 +141,10 @@ impl Budget {
     fn give_back(&self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
+
+    fn is_spent(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == 0
+    }
 }
 
 /// What starting the pair's next execution came to.
@@ -180,6 +184,12 @@ impl<E: ExecutionApi, B: BackupApi> Starter<'_, E, B> {
     /// Finds the pair's next generation and starts it if [`admit`] and the budget say so.
     /// `job` names the pair; its generation is replaced.
     pub async fn start_next(&self, mut job: CopyJob, budget: &Budget) -> Result<Started, AwsError> {
+        // Once the region's budget is spent, the rest wait for a later run without a probe: a
+        // first sweep over thousands of pairs would otherwise describe every one of them each
+        // hour only to defer it.
+        if budget.is_spent() {
+            return Ok(Started::Deferred { job });
+        }
         let mut history = History::default();
         let mut generation = 0;
         while generation < MAX_GENERATIONS {
@@ -300,8 +310,8 @@ mod tests {
     #[test]
     fn a_budget_hands_out_what_it_holds() {
         let budget = Budget::new(2);
-        assert!(budget.try_take() && budget.try_take());
-        assert!(!budget.try_take());
+        assert!(budget.try_take() && !budget.is_spent() && budget.try_take());
+        assert!(budget.is_spent() && !budget.try_take());
         budget.give_back();
         assert!(budget.try_take());
         assert!(Budget::unlimited().try_take());
