@@ -85,6 +85,12 @@ pub fn execution_name(source_backup_id: &str, destination_region: &str, generati
     format!("{source_backup_id}-to-{destination_region}-{generation}")
 }
 
+/// The destination region an execution of ours is named after (`<backup>-to-<region>-<g>`).
+pub fn destination_of(execution_name: &str) -> Option<&str> {
+    let (_, rest) = execution_name.split_once("-to-")?;
+    rest.rsplit_once('-').map(|(region, _)| region)
+}
+
 /// Whether a copy carries the marker of this job's attempt.
 pub fn is_attempts_copy(job: &CopyJob, attempt: u32, tags: &[(String, String)]) -> bool {
     let marker = job.attempt_marker(attempt);
@@ -165,6 +171,16 @@ mod tests {
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_execution_name_gives_back_its_region() {
+        assert_eq!(destination_of(&job(3).execution_name()), Some("us-west-2"));
+        assert_eq!(
+            destination_of("backup-aaaaaaaaaaa-to-ap-southeast-2-0"),
+            Some("ap-southeast-2")
+        );
+        assert_eq!(destination_of("someone-elses"), None);
     }
 
     #[test]

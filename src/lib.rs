@@ -5,6 +5,7 @@
 //! `aws` holds the SDK adapters; `handlers` joins them into the two Lambda functions.
 
 pub mod aws;
+pub mod backoff;
 pub mod backup;
 pub mod config;
 pub mod copy_guard;

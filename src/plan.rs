@@ -48,8 +48,9 @@ pub enum SkipReason {
     /// An earlier execution failed recently; a later sweep tries again from `notBefore`.
     #[serde(rename_all = "camelCase")]
     BackingOff { failed_executions: u32, not_before: String },
-    /// The run already started as many copies to this region as `MAX_COPIES_IN_FLIGHT` allows
-    /// (counting those still CREATE_IN_PROGRESS there); a later sweep starts it.
+    /// The region already has as many copies in flight as `MAX_COPIES_IN_FLIGHT` allows
+    /// (running executions or copies CREATE_IN_PROGRESS there, and this run's starts): the pair
+    /// was not looked at; a later sweep does.
     #[serde(rename_all = "camelCase")]
     Deferred { max_copies_in_flight: usize },
 }

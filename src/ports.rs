@@ -86,4 +86,7 @@ pub trait ExecutionApi: Send + Sync {
 
     /// `None` when no execution has that name.
     fn execution_status(&self, name: &str) -> impl Future<Output = Result<Option<ExecutionStatus>, AwsError>> + Send;
+
+    /// The names of the running executions, every page.
+    fn running_executions(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }

@@ -415,3 +415,47 @@ async fn a_listing_in_another_order_than_newest_first_is_read_to_the_end() {
     assert_eq!(backups.len(), 3);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
+
+#[tokio::test]
+async fn running_executions_reads_every_page_of_running_ones() {
+    use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+    use aws_sdk_sfn::types::ExecutionListItem;
+    let item = |name: &str| {
+        ExecutionListItem::builder()
+            .execution_arn(format!("arn:x:{name}"))
+            .state_machine_arn(ARN)
+            .name(name)
+            .status(SfnStatus::Running)
+            .start_date(DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    };
+    let first = mock!(SfnClient::list_executions)
+        .match_requests(|r| {
+            r.status_filter() == Some(&SfnStatus::Running) && r.max_results() == Some(1000) && r.next_token().is_none()
+        })
+        .then_output(move || {
+            ListExecutionsOutput::builder()
+                .executions(item("backup-aaaaaaaaaaa-to-us-west-2-0"))
+                .next_token("more")
+                .build()
+                .unwrap()
+        });
+    let second = mock!(SfnClient::list_executions)
+        .match_requests(|r| r.next_token() == Some("more"))
+        .then_output(move || {
+            ListExecutionsOutput::builder()
+                .executions(item("backup-bbbbbbbbbbb-to-eu-west-1-2"))
+                .build()
+                .unwrap()
+        });
+    let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&first, &second]);
+    let names = StepFunctions::new(client, ARN, "us-east-1")
+        .running_executions()
+        .await
+        .unwrap();
+    assert_eq!(
+        names,
+        vec!["backup-aaaaaaaaaaa-to-us-west-2-0", "backup-bbbbbbbbbbb-to-eu-west-1-2"]
+    );
+}

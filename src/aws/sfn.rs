@@ -74,4 +74,23 @@ impl ExecutionApi for StepFunctions {
             Err(e) => Err(classify(OPERATION, &self.region, &e)),
         }
     }
+
+    async fn running_executions(&self) -> Result<Vec<String>, AwsError> {
+        const OPERATION: &str = "ListExecutions";
+        let mut pages = self
+            .client
+            .list_executions()
+            .state_machine_arn(&self.state_machine_arn)
+            .status_filter(SdkStatus::Running)
+            // ListExecutions' page limit (botocore's PageSize, 0..1000).
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(OPERATION, &self.region, &e))?;
+            names.extend(page.executions().iter().map(|e| e.name().to_owned()));
+        }
+        Ok(names)
+    }
 }

@@ -4,6 +4,7 @@
 use tracing::{info, warn};
 
 use super::start_copy::{StartCopy, StartCopyError};
+use crate::backoff::retry_throttled;
 use crate::copy_guard::{CopyOutcome, CopyRequest, CopyResult, decide_copy};
 use crate::error::AwsErrorKind;
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
@@ -24,30 +25,32 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             return Err(StartCopyError::CopyRequest("attempt must be at least 1".into()));
         }
         let ids = [job.source_backup_id.clone()];
-        let copies = self
-            .backups
-            .describe_backups(&job.destination_region, BackupQuery::CopiesOf(&ids))
-            .await?;
+        let copies = retry_throttled(|| {
+            self.backups
+                .describe_backups(&job.destination_region, BackupQuery::CopiesOf(&ids))
+        })
+        .await?;
         let mut outcome = decide_copy(job, request.attempt, &copies);
         if outcome == CopyOutcome::CopyRequested {
             // The source's current tags, merged explicitly: passing a TagList replaces them.
-            let source = self
-                .backups
-                .describe_backups(&job.source_region, BackupQuery::Ids(&ids))
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| StartCopyError::SourceMissing(job.source_backup_id.clone()))?;
+            let source = retry_throttled(|| {
+                self.backups
+                    .describe_backups(&job.source_region, BackupQuery::Ids(&ids))
+            })
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StartCopyError::SourceMissing(job.source_backup_id.clone()))?;
             let tags = self.config.tag_policy.copy_tags(job, request.attempt, &source.tags)?;
-            let requested = self
-                .backups
-                .copy_backup_to_region(
+            let requested = retry_throttled(|| {
+                self.backups.copy_backup_to_region(
                     &job.source_region,
                     &job.source_backup_id,
                     &job.destination_region,
                     &tags,
                 )
-                .await;
+            })
+            .await;
             match requested {
                 Ok(()) => {}
                 // A 5xx or a timeout may come after the copy was made: retrying could make two.

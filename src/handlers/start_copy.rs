@@ -25,7 +25,7 @@ use crate::event::{
 };
 use crate::freshness;
 use crate::generations;
-use crate::job::{CopyJob, JobError};
+use crate::job::{CopyJob, JobError, destination_of};
 use crate::metrics;
 use crate::payload::Payload;
 use crate::plan::{PlanItem, SkipReason, eligibility, plan};
@@ -225,8 +225,17 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         }
         // A first sweep may start thousands of executions: a few at a time, in plan order.
         let explicit = matches!(event.trigger, Trigger::Backup { .. }) && summary.origin == BACKUP_CREATED_DETAIL_TYPE;
-        // Backpressure: a sweep starts at most MAX_COPIES_IN_FLIGHT copies per region, minus
-        // those the region still lists as CREATE_IN_PROGRESS; events name a few backups each.
+        // Backpressure: a sweep keeps at most MAX_COPIES_IN_FLIGHT copies per region in flight:
+        // running executions (requested or about to be) or copies the region lists as
+        // CREATE_IN_PROGRESS, whichever is more. Events name a few backups each.
+        let mut running: HashMap<String, usize> = HashMap::new();
+        if sweep && !jobs.is_empty() {
+            for name in self.executions.running_executions().await? {
+                if let Some(region) = destination_of(&name) {
+                    *running.entry(region.to_owned()).or_default() += 1;
+                }
+            }
+        }
         let unlimited = generations::Budget::unlimited();
         let budgets: HashMap<&str, generations::Budget> = reachable
             .iter()
@@ -234,9 +243,10 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 let in_progress = copies.get(region).map_or(0, |c: &Vec<Backup>| {
                     c.iter().filter(|b| b.state == BackupState::CreateInProgress).count()
                 });
+                let in_flight = in_progress.max(running.get(region).copied().unwrap_or_default());
                 (
                     region.as_str(),
-                    generations::Budget::new(config.max_copies_in_flight.saturating_sub(in_progress)),
+                    generations::Budget::new(config.max_copies_in_flight.saturating_sub(in_flight)),
                 )
             })
             .collect();
