@@ -433,7 +433,7 @@ async fn a_success_after_failures_resets_the_count() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_destination_that_cannot_be_listed_fails_retryably_and_spares_the_others() {
     let mut hsm = FakeHsm::with_source(BackupState::Ready, NOW - 60);
     hsm.failing_region = Some(("us-west-2".into(), AwsErrorKind::Throttled));

@@ -16,6 +16,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::{error, info, warn};
 
+use crate::backoff::retry_throttled;
 use crate::backup::{Backup, BackupState};
 use crate::config::StartCopyConfig;
 use crate::copy_guard::CopyRequest;
@@ -197,7 +198,9 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 } else {
                     BackupQuery::CopiesOf(&eligible)
                 };
-                match self.backups.describe_backups(region, query).await {
+                // Checks of running copies share the region's rate limit: a throttled lookup is
+                // tried again here before it becomes a failure of the whole run.
+                match retry_throttled(|| self.backups.describe_backups(region, query)).await {
                     Ok(found) => {
                         copies.insert(region.clone(), found);
                         reachable.push(region.clone());
