@@ -39,17 +39,17 @@ help:
 
 $(VENV)/.installed: tools/requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --no-deps -r tools/requirements.lock
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r tools/requirements.lock
 	touch $@
 
 $(SAM_VENV)/.installed: tools/sam-requirements.lock
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --no-deps -r tools/sam-requirements.lock
+	$(SAM_VENV)/bin/pip install --quiet --require-hashes --no-deps -r tools/sam-requirements.lock
 	touch $@
 
 $(CHECKOV_VENV)/.installed: tools/checkov-requirements.lock
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --no-deps -r tools/checkov-requirements.lock
+	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes --no-deps -r tools/checkov-requirements.lock
 	touch $@
 
 # Built from crates.io with its own lock file (about 4 minutes, once; kept in .tools/cargo).
@@ -58,7 +58,7 @@ $(CARGO_DENY):
 
 $(BENCH_VENV)/.installed: bench/requirements.lock
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet --no-deps -r bench/requirements.lock
+	$(BENCH_VENV)/bin/pip install --quiet --require-hashes --no-deps -r bench/requirements.lock
 	touch $@
 
 $(NODE_DIR)/.installed: tools/node/package.json tools/node/package-lock.json

@@ -119,7 +119,7 @@ def measure(stack: Stack, root: Path) -> tuple[list[CopyRun], dict[str, str]]:
     sfn = stack.client("stepfunctions")
     # cargo lambda watch builds and starts a function on its first invoke: do that now, not
     # while the measured copies' clocks run (both answers are InvalidInput errors).
-    for function in ("start-copy", "check-copy"):
+    for function in ("start-copy", "copy-step", "check-copy"):
         stack.invoke(function, {"action": "warm-up"} if function == "start-copy" else {})
     planned: list[tuple[str, int, str, str, str]] = []  # schedule, minutes, state machine, cluster, backup
     delays: dict[str, float] = {}

@@ -663,7 +663,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lambda-url", help="cargo lambda watch address, e.g. http://127.0.0.1:9000")
-    parser.add_argument("--functions", default="start-copy,check-copy")
+    parser.add_argument("--functions", default="start-copy,copy-step,check-copy")
     parser.add_argument("--lambda-concurrency", type=int, default=4, help="instances cargo lambda watch runs per function")
     parser.add_argument("--copy-delay", type=float, default=CONFIG["copyDelaySeconds"])
     parser.add_argument("--no-execute", action="store_true", help="record Step Functions executions without running them")

@@ -73,7 +73,7 @@ def render_definition(root: Path, substitutions: dict[str, str]) -> str:
 
 def local_substitutions(policy: dict[str, str] | None = None) -> dict[str, str]:
     return {
-        "StartCopyFunctionArn": function_arn("start-copy"),
+        "CopyStepFunctionArn": function_arn("copy-step"),
         "CheckCopyFunctionArn": function_arn("check-copy"),
         "EventBusName": "default",
         "EventSource": EVENT_SOURCE,

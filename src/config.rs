@@ -6,6 +6,7 @@
 use crate::generations::RetryPolicy;
 use crate::ids::{is_govcloud, is_region, partition, same_partition};
 use crate::pruning::PrunePolicy;
+use crate::scope::Scope;
 use crate::selection::{ClusterSelection, parse_cluster_ids, parse_tag_pairs};
 use crate::tags::{TagPolicy, validate_tag};
 
@@ -18,12 +19,13 @@ pub struct StartCopyConfig {
     pub destination_regions: Vec<String>,
     /// The tracking state machine.
     pub state_machine_arn: String,
+    /// The account the stack runs in (from the state machine's ARN): events from any other
+    /// account are ignored.
+    pub account_id: String,
     /// Cluster-wide and sweep searches consider backups created within this many hours.
     pub lookback_hours: u32,
     /// Which clusters' backups are copied.
     pub selection: ClusterSelection,
-    /// What tags the copies carry.
-    pub tag_policy: TagPolicy,
     /// Pruning of old copies, by the pruning runs (`{"action": "prune"}`).
     pub prune: PrunePolicy,
     /// When sweeps stop retrying a copy that keeps failing.
@@ -72,13 +74,25 @@ impl StartCopyConfig {
             destination_regions,
         } = Regions::from_lookup(&get)?;
         let state_machine_arn = required(&get, ENV_STATE_MACHINE_ARN)?;
-        if !state_machine_arn.starts_with("arn:") || !state_machine_arn.contains(":stateMachine:") {
-            return Err(ConfigError::Invalid {
-                name: ENV_STATE_MACHINE_ARN,
-                value: state_machine_arn,
-                reason: "expected a state machine ARN (arn:...:states:...:stateMachine:NAME)".into(),
-            });
-        }
+        let account_id = match state_machine_arn.split(':').collect::<Vec<_>>()[..] {
+            ["arn", _, "states", region, account, "stateMachine", name]
+                if region == source_region
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && !name.is_empty() =>
+            {
+                account.to_owned()
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: ENV_STATE_MACHINE_ARN,
+                    value: state_machine_arn,
+                    reason: format!(
+                        "expected a state machine ARN in this region (arn:PARTITION:states:{source_region}:ACCOUNT:stateMachine:NAME)"
+                    ),
+                });
+            }
+        };
         let lookback_hours = match get(ENV_LOOKBACK_HOURS).filter(|v| !v.trim().is_empty()) {
             None => DEFAULT_LOOKBACK_HOURS,
             Some(v) => v
@@ -99,27 +113,16 @@ impl StartCopyConfig {
             reason,
         };
         let selection = ClusterSelection {
-            include: parse_cluster_ids(&text(ENV_INCLUDE_CLUSTERS)).map_err(|r| invalid(ENV_INCLUDE_CLUSTERS, r))?,
-            exclude: parse_cluster_ids(&text(ENV_EXCLUDE_CLUSTERS)).map_err(|r| invalid(ENV_EXCLUDE_CLUSTERS, r))?,
             tags: parse_tag_pairs(&text(ENV_CLUSTER_TAG_SELECTOR)).map_err(|r| invalid(ENV_CLUSTER_TAG_SELECTOR, r))?,
+            ..cluster_lists(&get)?
         };
-        let extra = parse_tag_pairs(&text(ENV_COPY_TAGS)).map_err(|r| invalid(ENV_COPY_TAGS, r))?;
-        for (k, v) in &extra {
-            validate_tag(k, v).map_err(|e| invalid(ENV_COPY_TAGS, e.to_string()))?;
-        }
-        let flag = |name: &'static str, default: bool| match text(name).trim().to_ascii_lowercase().as_str() {
-            "" => Ok(default),
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(invalid(name, "expected true or false".into())),
-        };
+        let flag = |name: &'static str, default: bool| flag(&get, name, default);
         let count = |name: &'static str| match text(name).trim() {
             "" => Ok(0),
             v => v
                 .parse::<u32>()
                 .map_err(|_| invalid(name, "expected a whole number (0 = off)".into())),
         };
-        let keep_source_tags = flag(ENV_KEEP_SOURCE_TAGS, true)?;
         let prune = PrunePolicy {
             retention_days: count(ENV_RETENTION_DAYS)?,
             keep_newest: count(ENV_KEEP_NEWEST_COPIES)?,
@@ -156,12 +159,9 @@ impl StartCopyConfig {
             source_region,
             destination_regions,
             state_machine_arn,
+            account_id,
             lookback_hours,
             selection,
-            tag_policy: TagPolicy {
-                keep_source_tags,
-                extra,
-            },
             prune,
             retry,
             max_copies_in_flight,
@@ -174,28 +174,100 @@ impl StartCopyConfig {
     }
 }
 
-/// The settings check-copy runs with: where it looks for copies.
+/// The settings check-copy runs with: which jobs it may look at, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckCopyConfig {
-    pub source_region: String,
-    /// Validated like start-copy's; check-copy builds their clients at cold start.
-    pub destination_regions: Vec<String>,
+    pub scope: Scope,
 }
 
 impl CheckCopyConfig {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let Regions {
-            source_region,
-            destination_regions,
-        } = Regions::from_lookup(&get)?;
+        Ok(Self { scope: scope(&get)? })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// The settings the copy step runs with: which jobs it may carry out, and the copies' tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyStepConfig {
+    pub scope: Scope,
+    pub tag_policy: TagPolicy,
+}
+
+impl CopyStepConfig {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let extra =
+            parse_tag_pairs(&get(ENV_COPY_TAGS).unwrap_or_default()).map_err(|reason| ConfigError::Invalid {
+                name: ENV_COPY_TAGS,
+                value: get(ENV_COPY_TAGS).unwrap_or_default(),
+                reason,
+            })?;
+        for (k, v) in &extra {
+            validate_tag(k, v).map_err(|e| ConfigError::Invalid {
+                name: ENV_COPY_TAGS,
+                value: get(ENV_COPY_TAGS).unwrap_or_default(),
+                reason: e.to_string(),
+            })?;
+        }
         Ok(Self {
-            source_region,
-            destination_regions,
+            scope: scope(&get)?,
+            tag_policy: TagPolicy {
+                keep_source_tags: flag(&get, ENV_KEEP_SOURCE_TAGS, true)?,
+                extra,
+            },
         })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// The regions and the cluster lists, which the functions acting on one job check it against.
+fn scope(get: &impl Fn(&str) -> Option<String>) -> Result<Scope, ConfigError> {
+    let Regions {
+        source_region,
+        destination_regions,
+    } = Regions::from_lookup(get)?;
+    Ok(Scope {
+        source_region,
+        destination_regions,
+        selection: cluster_lists(get)?,
+    })
+}
+
+/// INCLUDE_CLUSTERS and EXCLUDE_CLUSTERS (no tag selector).
+fn cluster_lists(get: &impl Fn(&str) -> Option<String>) -> Result<ClusterSelection, ConfigError> {
+    let ids = |name: &'static str| {
+        let raw = get(name).unwrap_or_default();
+        parse_cluster_ids(&raw).map_err(|reason| ConfigError::Invalid {
+            name,
+            value: raw.clone(),
+            reason,
+        })
+    };
+    Ok(ClusterSelection {
+        include: ids(ENV_INCLUDE_CLUSTERS)?,
+        exclude: ids(ENV_EXCLUDE_CLUSTERS)?,
+        tags: Vec::new(),
+    })
+}
+
+/// A true/false setting; blank means `default`.
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    let raw = get(name).unwrap_or_default();
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(default),
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value: raw,
+            reason: "expected true or false".into(),
+        }),
     }
 }
 
@@ -292,7 +364,7 @@ mod tests {
         assert_eq!(c.lookback_hours, DEFAULT_LOOKBACK_HOURS);
         assert_eq!(c.source_region, "us-east-1");
         assert!(c.selection.is_everything());
-        assert_eq!(c.tag_policy, TagPolicy::default());
+        assert_eq!(c.account_id, "123456789012");
     }
 
     #[test]
@@ -304,15 +376,47 @@ mod tests {
             ("INCLUDE_CLUSTERS", "cluster-aaaaaaaaaaa, cluster-bbbbbbbbbbb"),
             ("EXCLUDE_CLUSTERS", "cluster-ccccccccccc"),
             ("CLUSTER_TAG_SELECTOR", "dr-copy=true"),
-            ("COPY_TAGS", "cost-center=dr,backup-tier=copy"),
-            ("KEEP_SOURCE_TAGS", "False"),
         ])
         .unwrap();
         assert_eq!(c.selection.include.len(), 2);
         assert_eq!(c.selection.exclude, vec!["cluster-ccccccccccc"]);
         assert_eq!(c.selection.tags, vec![("dr-copy".to_owned(), "true".to_owned())]);
+    }
+
+    #[test]
+    fn the_copy_step_reads_its_scope_and_the_tag_settings() {
+        let env = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            CopyStepConfig::from_lookup(|k| map.get(k).cloned())
+        };
+        let base = [
+            ("AWS_REGION", "us-east-1"),
+            ("DESTINATION_REGIONS", "us-west-2"),
+            ("EXCLUDE_CLUSTERS", "cluster-ccccccccccc"),
+        ];
+        let c = env(&[
+            &base[..],
+            &[
+                ("COPY_TAGS", "cost-center=dr,backup-tier=copy"),
+                ("KEEP_SOURCE_TAGS", "False"),
+            ],
+        ]
+        .concat())
+        .unwrap();
+        assert_eq!(c.scope.destination_regions, vec!["us-west-2"]);
+        assert_eq!(c.scope.selection.exclude, vec!["cluster-ccccccccccc"]);
         assert!(!c.tag_policy.keep_source_tags);
         assert_eq!(c.tag_policy.extra.len(), 2);
+        assert_eq!(env(&base).unwrap().tag_policy, TagPolicy::default());
+        for (name, value) in [
+            ("COPY_TAGS", "aws:owner=me"),
+            ("COPY_TAGS", "owner=me*you"),
+            ("KEEP_SOURCE_TAGS", "maybe"),
+            ("INCLUDE_CLUSTERS", "cluster-1"),
+        ] {
+            let err = env(&[&base[..], &[(name, value)]].concat()).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
     }
 
     #[test]
@@ -326,7 +430,7 @@ mod tests {
             ("DESTINATION_REGIONS", "us-west-2,eu-west-1"),
         ])
         .unwrap();
-        assert_eq!(ok.destination_regions, vec!["us-west-2", "eu-west-1"]);
+        assert_eq!(ok.scope.destination_regions, vec!["us-west-2", "eu-west-1"]);
         for (pairs, name) in [
             (vec![("AWS_REGION", "us-east-1")], "DESTINATION_REGIONS"),
             (vec![("DESTINATION_REGIONS", "us-west-2")], "AWS_REGION"),
@@ -368,6 +472,19 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("STATE_MACHINE_ARN"));
+        for arn in [
+            "arn:aws:states:eu-west-1:123456789012:stateMachine:copy",
+            "arn:aws:states:us-east-1:1234:stateMachine:copy",
+            "arn:aws:states:us-east-1:123456789012:activity:copy",
+        ] {
+            let err = config(&[
+                ("AWS_REGION", "us-east-1"),
+                ("DESTINATION_REGIONS", "us-west-2"),
+                ("STATE_MACHINE_ARN", arn),
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains("STATE_MACHINE_ARN"), "{arn}");
+        }
         for (name, value) in [
             ("MAX_COPIES_IN_FLIGHT", "0"),
             ("MAX_FAILED_EXECUTIONS", "0"),
@@ -377,9 +494,6 @@ mod tests {
             ("INCLUDE_CLUSTERS", "cluster-1"),
             ("EXCLUDE_CLUSTERS", "my-cluster"),
             ("CLUSTER_TAG_SELECTOR", "dr-copy"),
-            ("COPY_TAGS", "aws:owner=me"),
-            ("COPY_TAGS", "owner=me*you"),
-            ("KEEP_SOURCE_TAGS", "maybe"),
             ("RETENTION_DAYS", "-1"),
             ("KEEP_NEWEST_COPIES", "many"),
             ("PRUNE_DRY_RUN", "yes"),
@@ -433,7 +547,10 @@ mod tests {
         let c = config(&[
             ("AWS_REGION", "us-gov-east-1"),
             ("DESTINATION_REGIONS", "us-gov-west-1"),
-            ("STATE_MACHINE_ARN", ARN),
+            (
+                "STATE_MACHINE_ARN",
+                "arn:aws-us-gov:states:us-gov-east-1:123456789012:stateMachine:copy",
+            ),
         ])
         .unwrap();
         assert_eq!(c.destination_regions, vec!["us-gov-west-1"]);

@@ -70,6 +70,15 @@ pub enum EventError {
     InvalidClusterId { field: &'static str, value: String },
 }
 
+/// Where the function runs. EventBridge stamps every event with the account and region it was
+/// put in; an event from anywhere else (another account's bus forwarding to ours, a forged
+/// invoke) is not ours to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Home<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+}
+
 /// The pruning schedule's input. It is not an EventBridge envelope: the template's `Prune`
 /// schedule sends this constant instead of the scheduled event.
 pub const PRUNE_ACTION: &str = "prune";
@@ -90,13 +99,24 @@ pub fn parse_prune_request(payload: &Value) -> Result<ParsedEvent, EventError> {
     })
 }
 
-/// Parses an EventBridge envelope into what it asks for.
-pub fn parse_event(payload: &Value) -> Result<ParsedEvent, EventError> {
+/// Parses an EventBridge envelope into what it asks for. An event from another account or
+/// region is ignored, with the reason, before its detail is read.
+pub fn parse_event(payload: &Value, home: &Home<'_>) -> Result<ParsedEvent, EventError> {
     let envelope: EventBridgeEvent<Value> =
         serde_json::from_value(payload.clone()).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
     let event_id = envelope.id.clone();
     let source = envelope.source.as_str();
     let detail_type = envelope.detail_type.as_str();
+    let (Some(account), Some(region)) = (envelope.account.as_deref(), envelope.region.as_deref()) else {
+        return Err(EventError::NotAnEvent("the envelope names no account or region".into()));
+    };
+    if let Some(reason) = foreign(account, region, home) {
+        return Ok(ParsedEvent {
+            trigger: Trigger::Ignored { reason },
+            origin: excerpt(detail_type, QUOTED_CHARS),
+            event_id,
+        });
+    }
     let (trigger, origin) = match (source, detail_type) {
         (SCHEDULE_SOURCE, SCHEDULED_EVENT) => (Trigger::Sweep { deep: false }, SCHEDULED_EVENT.to_owned()),
         (_, BACKUP_CREATED_DETAIL_TYPE) => (
@@ -116,6 +136,25 @@ pub fn parse_event(payload: &Value) -> Result<ParsedEvent, EventError> {
         origin,
         event_id,
     })
+}
+
+/// Why an envelope's account or region is not the function's, if it is not.
+fn foreign(account: &str, region: &str, home: &Home<'_>) -> Option<String> {
+    if account != home.account {
+        return Some(format!(
+            "event from account {:?}, not this function's account {}",
+            excerpt(account, QUOTED_CHARS),
+            home.account
+        ));
+    }
+    if region != home.region {
+        return Some(format!(
+            "event from region {:?}, not this function's region {}",
+            excerpt(region, QUOTED_CHARS),
+            home.region
+        ));
+    }
+    None
 }
 
 /// `detail: {"backupId": "...", "clusterId": "..."}`; either may be absent, not both.
@@ -232,6 +271,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const HOME: Home<'static> = Home {
+        account: "123456789012",
+        region: "us-east-1",
+    };
+
     fn envelope(source: &str, detail_type: &str, detail: Value) -> Value {
         json!({
             "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": detail_type,
@@ -241,8 +285,51 @@ mod tests {
     }
 
     #[test]
+    fn events_from_another_account_or_region_are_ignored_before_their_detail_is_read() {
+        let forged = |account: Value, region: Value| -> Trigger {
+            let mut e = envelope(
+                "aws.cloudhsm",
+                CLOUDTRAIL_API_CALL,
+                json!({"eventSource": "cloudhsm.amazonaws.com", "eventName": "CreateHsm", "requestParameters": {"clusterId": "not a cluster"}}),
+            );
+            e["account"] = account;
+            e["region"] = region;
+            parse_event(&e, &HOME).unwrap().trigger
+        };
+        let reason = |t: Trigger| match t {
+            Trigger::Ignored { reason } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            reason(forged(json!("999999999999"), json!("us-east-1"))),
+            "event from account \"999999999999\", not this function's account 123456789012"
+        );
+        assert_eq!(
+            reason(forged(json!("123456789012"), json!("eu-central-1"))),
+            "event from region \"eu-central-1\", not this function's region us-east-1"
+        );
+        let mut nameless = envelope("aws.events", "Scheduled Event", json!({}));
+        nameless.as_object_mut().unwrap().remove("account");
+        assert!(matches!(parse_event(&nameless, &HOME), Err(EventError::NotAnEvent(_))));
+        let long = "9".repeat(10_000);
+        assert!(reason(forged(json!(long), json!("us-east-1"))).len() < 200);
+        // The same event from home is read, and its bad cluster id is an error.
+        assert!(matches!(
+            parse_event(
+                &envelope(
+                    "aws.cloudhsm",
+                    CLOUDTRAIL_API_CALL,
+                    json!({"eventSource": "cloudhsm.amazonaws.com", "eventName": "CreateHsm", "requestParameters": {"clusterId": "not a cluster"}})
+                ),
+                &HOME
+            ),
+            Err(EventError::InvalidClusterId { .. })
+        ));
+    }
+
+    #[test]
     fn schedule_tick_is_a_sweep() {
-        let parsed = parse_event(&envelope("aws.events", "Scheduled Event", json!({}))).unwrap();
+        let parsed = parse_event(&envelope("aws.events", "Scheduled Event", json!({})), &HOME).unwrap();
         assert_eq!(parsed.trigger, Trigger::Sweep { deep: false });
         assert_eq!(parsed.event_id.as_deref(), Some("6a7e8feb-b491-4cf7-a9f1-bf3703467718"));
     }
@@ -270,7 +357,7 @@ mod tests {
             json!({"backupId": "backup-4kuraxsqetz", "clusterId": "cluster-kzlczlspnho"}),
         );
         assert_eq!(
-            parse_event(&e).unwrap().trigger,
+            parse_event(&e, &HOME).unwrap().trigger,
             Trigger::Backup {
                 backup_id: "backup-4kuraxsqetz".into(),
                 cluster_id: Some("cluster-kzlczlspnho".into())
@@ -282,7 +369,7 @@ mod tests {
             json!({"clusterId": "cluster-kzlczlspnho"}),
         );
         assert_eq!(
-            parse_event(&e).unwrap().trigger,
+            parse_event(&e, &HOME).unwrap().trigger,
             Trigger::Cluster {
                 cluster_id: "cluster-kzlczlspnho".into()
             }
@@ -303,7 +390,7 @@ mod tests {
             (json!("backup-4kuraxsqetz"), "must be an object"),
         ];
         for (detail, expected) in cases {
-            let err = parse_event(&envelope("me", BACKUP_CREATED_DETAIL_TYPE, detail.clone())).unwrap_err();
+            let err = parse_event(&envelope("me", BACKUP_CREATED_DETAIL_TYPE, detail.clone()), &HOME).unwrap_err();
             assert!(err.to_string().contains(expected), "{detail}: {err}");
         }
     }
@@ -313,7 +400,7 @@ mod tests {
         let restore = json!({"eventSource": "cloudhsm.amazonaws.com", "eventName": "RestoreBackup",
             "requestParameters": {"backupId": "backup-4kuraxsqetz"},
             "responseElements": {"backup": {"backupId": "backup-4kuraxsqetz", "clusterId": "cluster-kzlczlspnho"}}});
-        let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, restore)).unwrap();
+        let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, restore), &HOME).unwrap();
         assert_eq!(
             parsed.trigger,
             Trigger::Backup {
@@ -324,7 +411,7 @@ mod tests {
         assert_eq!(parsed.origin, "CloudTrail RestoreBackup");
 
         let create_hsm = json!({"eventName": "CreateHsm", "requestParameters": {"clusterId": "cluster-kzlczlspnho", "availabilityZone": "us-east-1a"}});
-        let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_SERVICE_EVENT, create_hsm)).unwrap();
+        let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_SERVICE_EVENT, create_hsm), &HOME).unwrap();
         assert_eq!(
             parsed.trigger,
             Trigger::Cluster {
@@ -339,7 +426,7 @@ mod tests {
         let copy = json!({"eventName": "CopyBackupToRegion", "requestParameters": {"backupId": "backup-4kuraxsqetz", "destinationRegion": "us-west-2"}});
         let tag = json!({"eventName": "TagResource", "requestParameters": {"resourceId": "x"}});
         for detail in [failed, copy, tag] {
-            let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap();
+            let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail), &HOME).unwrap();
             assert!(matches!(parsed.trigger, Trigger::Ignored { .. }), "{parsed:?}");
         }
     }
@@ -347,20 +434,19 @@ mod tests {
     #[test]
     fn cloudtrail_with_a_malformed_id_is_an_error() {
         let detail = json!({"eventName": "DeleteHsm", "requestParameters": {"clusterId": "cluster-../../etc"}});
-        let err = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap_err();
+        let err = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail), &HOME).unwrap_err();
         assert!(matches!(err, EventError::InvalidClusterId { .. }));
         let detail = json!({"eventName": "RestoreBackup", "requestParameters": {"backupId": ["backup-4kuraxsqetz"]}});
-        let err = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap_err();
+        let err = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail), &HOME).unwrap_err();
         assert!(matches!(err, EventError::InvalidBackupId { .. }));
     }
 
     #[test]
     fn other_events_and_non_events_are_errors() {
-        let err = parse_event(&envelope(
-            "aws.ec2",
-            "EC2 Instance State-change Notification",
-            json!({}),
-        ))
+        let err = parse_event(
+            &envelope("aws.ec2", "EC2 Instance State-change Notification", json!({})),
+            &HOME,
+        )
         .unwrap_err();
         assert!(matches!(err, EventError::Unsupported { .. }));
         for payload in [
@@ -371,7 +457,7 @@ mod tests {
             json!({"source": "x", "detail": {}}),
         ] {
             assert!(
-                matches!(parse_event(&payload), Err(EventError::NotAnEvent(_))),
+                matches!(parse_event(&payload, &HOME), Err(EventError::NotAnEvent(_))),
                 "{payload}"
             );
         }

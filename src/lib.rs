@@ -22,6 +22,7 @@ pub mod plan;
 pub mod ports;
 pub mod pruning;
 pub mod report;
+pub mod scope;
 pub mod selection;
 pub mod tags;
 pub mod time;

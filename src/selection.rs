@@ -34,6 +34,17 @@ pub enum NotSelected {
     ClusterUnknown,
 }
 
+impl std::fmt::Display for NotSelected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotIncluded => f.write_str("not in INCLUDE_CLUSTERS"),
+            Self::Excluded => f.write_str("in EXCLUDE_CLUSTERS"),
+            Self::TagMismatch { key } => write!(f, "cluster lacks the selector tag {key}"),
+            Self::ClusterUnknown => f.write_str("cluster not found, so its tags cannot be checked"),
+        }
+    }
+}
+
 impl ClusterSelection {
     /// True when every cluster is selected: no DescribeClusters call is needed.
     pub fn is_everything(&self) -> bool {
@@ -47,14 +58,7 @@ impl ClusterSelection {
 
     /// Decides for a backup of `cluster_id`; `cluster` is what DescribeClusters said of it.
     pub fn check(&self, cluster_id: Option<&str>, cluster: Option<&Cluster>) -> Result<(), NotSelected> {
-        if let Some(id) = cluster_id
-            && self.exclude.iter().any(|e| e == id)
-        {
-            return Err(NotSelected::Excluded);
-        }
-        if !self.include.is_empty() && !cluster_id.is_some_and(|id| self.include.iter().any(|i| i == id)) {
-            return Err(NotSelected::NotIncluded);
-        }
+        self.check_ids(cluster_id)?;
         if self.tags.is_empty() {
             return Ok(());
         }
@@ -63,6 +67,19 @@ impl ClusterSelection {
             Some((key, _)) => Err(NotSelected::TagMismatch { key: key.clone() }),
             None => Ok(()),
         }
+    }
+
+    /// The include and exclude lists alone: what can be decided without DescribeClusters.
+    pub fn check_ids(&self, cluster_id: Option<&str>) -> Result<(), NotSelected> {
+        if let Some(id) = cluster_id
+            && self.exclude.iter().any(|e| e == id)
+        {
+            return Err(NotSelected::Excluded);
+        }
+        if !self.include.is_empty() && !cluster_id.is_some_and(|id| self.include.iter().any(|i| i == id)) {
+            return Err(NotSelected::NotIncluded);
+        }
+        Ok(())
     }
 
     /// Configured ids (included or excluded) that no cluster in the region has.

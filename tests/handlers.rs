@@ -4,175 +4,28 @@
 // Test support code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cloudhsm_backup_copy::backup::{Backup, BackupState};
-use cloudhsm_backup_copy::config::StartCopyConfig;
-use cloudhsm_backup_copy::copy_guard::CopyRequest;
+use cloudhsm_backup_copy::backup::BackupState;
+use cloudhsm_backup_copy::config::{CheckCopyConfig, StartCopyConfig};
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
-use cloudhsm_backup_copy::event::parse_event;
+use cloudhsm_backup_copy::event::{Home, parse_event};
 use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
-use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy};
-use cloudhsm_backup_copy::job::TAG_ATTEMPT;
-use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy, StartCopyError};
+use cloudhsm_backup_copy::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
+use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
-use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION, TagPolicy};
+use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION};
 use cloudhsm_backup_copy::tracking::CheckInput;
-use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
+use support::*;
 
-const NOW: i64 = 1_795_665_600; // 2026-11-26T04:00:00Z
-const SOURCE: &str = "backup-4kuraxsqetz";
-const CLUSTER: &str = "cluster-kzlczlspnho";
-
-/// CloudHSM in memory: backups per region, every call recorded.
-#[derive(Default)]
-struct FakeHsm {
-    backups: Mutex<HashMap<String, Vec<Backup>>>,
-    calls: Mutex<Vec<String>>,
-    failing_region: Option<(String, AwsErrorKind)>,
-    /// CopyBackupToRegion fails this way (and makes no copy).
-    failing_copy: Option<AwsErrorKind>,
-    /// Left out of listings that stop at a window (`since`), as a listing in an order other than
-    /// the one the early stop assumes would leave them out.
-    missed_by_windowed_reads: Vec<String>,
-    /// Each DescribeBackups' region and query kind.
-    queries: Mutex<Vec<String>>,
-    clusters: Vec<Cluster>,
-}
-
-impl FakeHsm {
-    fn with_source(state: BackupState, created_at: i64) -> Self {
-        let fake = Self::default();
-        fake.add("us-east-1", original(SOURCE, state, created_at));
-        fake
-    }
-    fn add(&self, region: &str, backup: Backup) {
-        self.backups
-            .lock()
-            .unwrap()
-            .entry(region.into())
-            .or_default()
-            .push(backup);
-    }
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-    fn in_region(&self, region: &str) -> Vec<Backup> {
-        self.backups.lock().unwrap().get(region).cloned().unwrap_or_default()
-    }
-}
-
-impl BackupApi for FakeHsm {
-    async fn describe_backups(&self, region: &str, query: BackupQuery<'_>) -> Result<Vec<Backup>, AwsError> {
-        self.calls.lock().unwrap().push(format!("DescribeBackups {region}"));
-        if let Some((failing, kind)) = &self.failing_region
-            && failing == region
-        {
-            return Err(AwsError {
-                operation: "DescribeBackups",
-                region: region.into(),
-                kind: *kind,
-                code: None,
-                message: "injected".into(),
-            });
-        }
-        let kind = match query {
-            BackupQuery::Ids(_) => "Ids",
-            BackupQuery::ReadyInCluster { .. } => "ReadyInCluster",
-            BackupQuery::AllReady { since: None } => "AllReady",
-            BackupQuery::AllReady { since: Some(_) } => "AllReady since",
-            BackupQuery::CopiesOf(_) => "CopiesOf",
-            BackupQuery::All { since: None } => "All",
-            BackupQuery::All { since: Some(_) } => "All since",
-        };
-        self.queries.lock().unwrap().push(format!("{region} {kind}"));
-        let windowed = kind.ends_with("since");
-        let all = self.in_region(region);
-        Ok(all
-            .into_iter()
-            .filter(|b| !(windowed && self.missed_by_windowed_reads.contains(&b.id)))
-            .filter(|b| match query {
-                BackupQuery::Ids(ids) => ids.contains(&b.id),
-                BackupQuery::ReadyInCluster { cluster, since } => {
-                    b.cluster_id.as_deref() == Some(cluster) && b.state == BackupState::Ready && after(b, since)
-                }
-                BackupQuery::AllReady { since } => b.state == BackupState::Ready && after(b, since),
-                BackupQuery::CopiesOf(ids) => b.source_backup.as_ref().is_some_and(|s| ids.contains(s)),
-                BackupQuery::All { since } => after(b, since),
-            })
-            .collect())
-    }
-
-    async fn copy_backup_to_region(
-        &self,
-        source_region: &str,
-        backup_id: &str,
-        destination: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), AwsError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("CopyBackupToRegion {source_region} {backup_id} {destination}"));
-        if let Some(kind) = self.failing_copy {
-            return Err(AwsError {
-                operation: "CopyBackupToRegion",
-                region: source_region.into(),
-                kind,
-                code: None,
-                message: "injected".into(),
-            });
-        }
-        let n = self.in_region(destination).len();
-        self.add(
-            destination,
-            Backup {
-                id: format!("backup-copy{n:0>6}"),
-                cluster_id: None,
-                state: BackupState::CreateInProgress,
-                source_backup: Some(backup_id.into()),
-                source_region: Some(source_region.into()),
-                source_cluster: Some(CLUSTER.into()),
-                created_at: Some(NOW),
-                tags: tags.to_vec(),
-                never_expires: false,
-            },
-        );
-        Ok(())
-    }
-
-    async fn delete_backup(&self, region: &str, backup_id: &str) -> Result<(), AwsError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("DeleteBackup {region} {backup_id}"));
-        let mut all = self.backups.lock().unwrap();
-        let backup = all
-            .get_mut(region)
-            .and_then(|bs| bs.iter_mut().find(|b| b.id == backup_id))
-            .unwrap();
-        backup.state = BackupState::PendingDeletion;
-        Ok(())
-    }
-
-    async fn describe_clusters(&self, region: &str, ids: Option<&[String]>) -> Result<Vec<Cluster>, AwsError> {
-        self.calls.lock().unwrap().push(format!("DescribeClusters {region}"));
-        Ok(self
-            .clusters
-            .iter()
-            .filter(|c| ids.is_none_or(|ids| ids.contains(&c.id)))
-            .cloned()
-            .collect())
-    }
-}
-
-/// Step Functions in memory, idempotent like Standard workflows.
 #[derive(Default)]
 struct FakeSfn {
     executions: Mutex<HashMap<String, (String, ExecutionStatus)>>,
@@ -238,36 +91,43 @@ impl FakeSfn {
     }
 }
 
-/// Whether a backup is as recent as a `since` bound asks (the fake honours it exactly).
-fn after(b: &Backup, since: Option<i64>) -> bool {
-    since.is_none_or(|s| b.created_at.is_some_and(|t| t >= s))
-}
-
-fn original(id: &str, state: BackupState, created_at: i64) -> Backup {
-    Backup {
-        id: id.into(),
-        cluster_id: Some(CLUSTER.into()),
-        state,
-        source_backup: None,
-        source_region: None,
-        source_cluster: None,
-        created_at: Some(created_at),
-        tags: vec![("team".into(), "payments".into())],
-        never_expires: false,
-    }
-}
-
 fn config() -> StartCopyConfig {
     StartCopyConfig {
         source_region: "us-east-1".into(),
         destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
         state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:tracker".into(),
+        account_id: "123456789012".into(),
         lookback_hours: 24,
         selection: ClusterSelection::default(),
-        tag_policy: TagPolicy::default(),
         prune: PrunePolicy::default(),
         retry: RetryPolicy::default(),
         max_copies_in_flight: 100,
+    }
+}
+
+/// The summary as the function returns it, as JSON.
+trait HandleJson {
+    async fn handle_json(&self, payload: Value, now: i64) -> Result<Value, StartCopyError>;
+}
+
+impl HandleJson for StartCopy<FakeHsm, FakeSfn> {
+    async fn handle_json(&self, payload: Value, now: i64) -> Result<Value, StartCopyError> {
+        self.handle(payload, now)
+            .await
+            .map(|summary| serde_json::to_value(summary).unwrap())
+    }
+}
+
+fn check_copy(hsm: FakeHsm) -> CheckCopy<FakeHsm> {
+    CheckCopy {
+        backups: hsm,
+        config: CheckCopyConfig {
+            scope: Scope {
+                source_region: "us-east-1".into(),
+                destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
+                selection: ClusterSelection::default(),
+            },
+        },
     }
 }
 
@@ -279,31 +139,26 @@ fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn> {
     }
 }
 
-fn event_file(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn error_type(e: impl Into<Diagnostic>) -> String {
-    e.into().error_type
-}
-
 #[test]
 fn every_example_event_parses() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    const HOME: Home<'static> = Home {
+        account: "123456789012",
+        region: "us-east-1",
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let value = event_file(&name);
         let parsed = match name.as_str() {
-            "copy-step.json" => serde_json::from_value::<CopyRequest>(value)
+            "copy-step.json" => serde_json::from_value::<cloudhsm_backup_copy::copy_guard::CopyRequest>(value)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             "check-copy.json" => serde_json::from_value::<CheckInput>(value)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            _ => parse_event(&value).map(|_| ()).map_err(|e| e.to_string()),
+            _ => parse_event(&value, &HOME).map(|_| ()).map_err(|e| e.to_string()),
         };
         assert!(parsed.is_ok(), "{name}: {parsed:?}");
         seen += 1;
@@ -315,7 +170,7 @@ fn every_example_event_parses() {
 async fn a_backup_created_event_starts_one_tracked_copy_per_destination() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
 
-    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = summary["started"]
         .as_array()
@@ -340,10 +195,10 @@ async fn a_backup_created_event_starts_one_tracked_copy_per_destination() {
 #[tokio::test]
 async fn repeated_events_join_the_running_execution_and_count_it_as_a_skip() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
-    let first = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let first = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
     assert_eq!(first["startedCount"], 2);
     for _ in 0..4 {
-        let again = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+        let again = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
         assert_eq!(again["startedCount"], 0);
         assert_eq!(again["skippedCounts"]["ALREADY_TRACKING"], 2);
     }
@@ -358,7 +213,7 @@ async fn a_closed_execution_without_a_live_copy_moves_the_pair_to_its_next_gener
         svc.executions.closed(&name, status, NOW - 7200);
     }
 
-    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = summary["started"]
         .as_array()
@@ -382,11 +237,11 @@ async fn sweeps_back_off_then_give_up_and_an_explicit_event_asks_again() {
     // Two failures, the last 30 minutes ago: the retry waits (1 h after the second failure).
     svc.executions.closed(&west(0), "FAILED", NOW - 9000);
     svc.executions.closed(&west(1), "ABORTED", NOW - 1800);
-    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert_eq!(sweep["skippedCounts"]["BACKING_OFF"], 1, "{sweep}");
     assert_eq!(sweep["startedCount"], 1); // eu-west-1
     let later = svc
-        .handle(event_file("scheduled-sweep.json"), NOW + 1800)
+        .handle_json(event_file("scheduled-sweep.json"), NOW + 1800)
         .await
         .unwrap();
     assert_eq!(later["started"][0]["executionName"], west(2));
@@ -396,7 +251,7 @@ async fn sweeps_back_off_then_give_up_and_an_explicit_event_asks_again() {
         svc.executions.closed(&west(g), "FAILED", NOW - 100);
     }
     let sweep = svc
-        .handle(event_file("scheduled-sweep.json"), NOW + 3600)
+        .handle_json(event_file("scheduled-sweep.json"), NOW + 3600)
         .await
         .unwrap();
     assert_eq!(sweep["startedCount"], 0);
@@ -411,7 +266,10 @@ async fn sweeps_back_off_then_give_up_and_an_explicit_event_asks_again() {
     assert_eq!(given_up["nextExecutionName"], west(5));
 
     // The custom event naming the backup always starts one more.
-    let asked = svc.handle(event_file("backup-created.json"), NOW + 3600).await.unwrap();
+    let asked = svc
+        .handle_json(event_file("backup-created.json"), NOW + 3600)
+        .await
+        .unwrap();
     assert_eq!(asked["started"][0]["executionName"], west(5));
     assert_eq!(asked["startedCount"], 1);
 }
@@ -426,7 +284,7 @@ async fn a_success_after_failures_resets_the_count() {
     // The copy was made, then vanished (deleted and gone after 7 days, or lost).
     svc.executions
         .closed("backup-4kuraxsqetz-to-us-west-2-5", "SUCCEEDED", NOW - 99_999);
-    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert_eq!(
         sweep["started"][0]["executionName"],
         "backup-4kuraxsqetz-to-us-west-2-6"
@@ -439,7 +297,10 @@ async fn a_destination_that_cannot_be_listed_fails_retryably_and_spares_the_othe
     hsm.failing_region = Some(("us-west-2".into(), AwsErrorKind::Throttled));
     let svc = service(hsm);
 
-    let err = svc.handle(event_file("backup-created.json"), NOW).await.unwrap_err();
+    let err = svc
+        .handle_json(event_file("backup-created.json"), NOW)
+        .await
+        .unwrap_err();
 
     assert_eq!(error_type(err), "Retryable");
     let names: Vec<String> = svc.executions.executions.lock().unwrap().keys().cloned().collect();
@@ -468,7 +329,7 @@ async fn the_sweep_copies_only_ready_originals_inside_the_window() {
     });
     let svc = service(hsm);
 
-    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     // READY ones inside the window only (this fake stops exactly at the window's start).
     assert_eq!(summary["examined"], 2);
@@ -485,7 +346,7 @@ async fn the_sweep_copies_only_ready_originals_inside_the_window() {
 #[tokio::test]
 async fn a_named_backup_that_is_not_ready_is_skipped_with_its_state() {
     let svc = service(FakeHsm::with_source(BackupState::CreateInProgress, NOW));
-    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
     assert_eq!(
         summary["skipped"],
         json!([{"sourceBackupId": SOURCE, "destinationRegion": null, "reason": "NOT_READY", "state": "CREATE_IN_PROGRESS"}])
@@ -496,7 +357,10 @@ async fn a_named_backup_that_is_not_ready_is_skipped_with_its_state() {
 #[tokio::test]
 async fn a_cluster_event_lists_that_clusters_ready_backups() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
-    let summary = svc.handle(event_file("cloudtrail-create-hsm.json"), NOW).await.unwrap();
+    let summary = svc
+        .handle_json(event_file("cloudtrail-create-hsm.json"), NOW)
+        .await
+        .unwrap();
     assert_eq!(summary["origin"], "CloudTrail CreateHsm");
     assert_eq!(summary["started"].as_array().unwrap().len(), 2);
 }
@@ -506,7 +370,7 @@ async fn ignored_and_malformed_events_make_no_aws_call() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
 
     let ignored = svc
-        .handle(event_file("cloudtrail-copy-backup-to-region.json"), NOW)
+        .handle_json(event_file("cloudtrail-copy-backup-to-region.json"), NOW)
         .await
         .unwrap();
     assert!(ignored["ignored"].as_str().unwrap().contains("CopyBackupToRegion"));
@@ -519,99 +383,11 @@ async fn ignored_and_malformed_events_make_no_aws_call() {
         json!({"action": "delete", "job": {}, "attempt": 1}),
     ];
     for payload in malformed {
-        let err = svc.handle(payload.clone(), NOW).await.unwrap_err();
+        let err = svc.handle_json(payload.clone(), NOW).await.unwrap_err();
         assert_eq!(error_type(err), "InvalidInput", "{payload}");
     }
     assert_eq!(svc.backups.calls(), Vec::<String>::new());
     assert!(svc.executions.starts.lock().unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn the_copy_step_copies_once_per_attempt() {
-    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
-    let step = event_file("copy-step.json");
-
-    let first = svc.handle(step.clone(), NOW).await.unwrap();
-    let retried = svc.handle(step, NOW).await.unwrap();
-
-    assert_eq!(first["outcome"], "COPY_REQUESTED");
-    assert_eq!(first["requestedAt"], "2026-11-26T04:00:00Z");
-    assert_eq!(retried["outcome"], "ALREADY_LIVE");
-    let copies: Vec<String> = svc
-        .backups
-        .calls()
-        .into_iter()
-        .filter(|c| c.starts_with("CopyBackupToRegion"))
-        .collect();
-    assert_eq!(
-        copies,
-        vec!["CopyBackupToRegion us-east-1 backup-4kuraxsqetz us-west-2"]
-    );
-}
-
-#[tokio::test]
-async fn the_copy_step_marks_its_copy_and_a_retried_attempt_finds_it() {
-    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
-    let step = event_file("copy-step.json");
-    svc.handle(step.clone(), NOW).await.unwrap();
-    let copy = svc.backups.in_region("us-west-2").pop().unwrap();
-    assert!(
-        copy.tags
-            .contains(&(TAG_ATTEMPT.to_owned(), "backup-4kuraxsqetz-to-us-west-2-0/1".to_owned())),
-        "{:?}",
-        copy.tags
-    );
-    // The copy died; the same attempt retried must not copy again, the next attempt must.
-    svc.backups.backups.lock().unwrap().get_mut("us-west-2").unwrap()[0].state = BackupState::Deleted;
-    assert_eq!(
-        svc.handle(step.clone(), NOW).await.unwrap()["outcome"],
-        "ALREADY_REQUESTED"
-    );
-    let mut next = step;
-    next["attempt"] = json!(2);
-    assert_eq!(svc.handle(next, NOW).await.unwrap()["outcome"], "COPY_REQUESTED");
-}
-
-#[tokio::test(start_paused = true)]
-async fn an_ambiguous_copy_answer_is_not_an_error_to_retry() {
-    // A 5xx or a timeout may come after the copy was made: the step reports it unconfirmed and
-    // the poll loop looks, instead of the state machine calling again.
-    // Throttling is refused before anything happens: retried in the function first (then, as
-    // Retryable, by the state machine).
-    for (kind, expected, calls) in [
-        (AwsErrorKind::Transient, Ok("REQUEST_UNCONFIRMED"), 1),
-        (
-            AwsErrorKind::Throttled,
-            Err("Retryable"),
-            cloudhsm_backup_copy::backoff::MAX_ATTEMPTS as usize,
-        ),
-        (AwsErrorKind::AccessDenied, Err("NonRetryable"), 1),
-    ] {
-        let mut hsm = FakeHsm::with_source(BackupState::Ready, NOW);
-        hsm.failing_copy = Some(kind);
-        let svc = service(hsm);
-        let result = svc.handle(event_file("copy-step.json"), NOW).await;
-        match expected {
-            Ok(outcome) => assert_eq!(result.unwrap()["outcome"], outcome),
-            Err(name) => assert_eq!(error_type(result.unwrap_err()), name),
-        }
-        let copies = svc
-            .backups
-            .calls()
-            .into_iter()
-            .filter(|c| c.starts_with("CopyBackupToRegion"));
-        assert_eq!(copies.count(), calls, "{kind:?}");
-    }
-}
-
-#[tokio::test]
-async fn the_copy_step_refuses_jobs_for_another_source_region() {
-    let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
-    let mut step = event_file("copy-step.json");
-    step["job"]["sourceRegion"] = json!("eu-central-1");
-    let err = svc.handle(step, NOW).await.unwrap_err();
-    assert_eq!(error_type(err), "InvalidInput");
-    assert!(svc.backups.calls().is_empty());
 }
 
 #[tokio::test]
@@ -622,7 +398,7 @@ async fn check_copy_reports_the_copy_and_the_next_step() {
         c.source_backup = Some(SOURCE.into());
         c
     });
-    let svc = CheckCopy { backups: hsm };
+    let svc = check_copy(hsm);
 
     let out = svc.handle(event_file("check-copy.json"), NOW + 600).await.unwrap();
 
@@ -635,9 +411,7 @@ async fn check_copy_reports_the_copy_and_the_next_step() {
 
 #[tokio::test]
 async fn check_copy_errors_carry_stable_names() {
-    let svc = CheckCopy {
-        backups: FakeHsm::default(),
-    };
+    let svc = check_copy(FakeHsm::default());
     let err = svc.handle(json!({"job": {}}), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "InvalidInput");
     assert!(svc.backups.calls().is_empty());
@@ -647,25 +421,45 @@ async fn check_copy_errors_carry_stable_names() {
     let err = svc.handle(bad_policy, NOW).await.unwrap_err();
     assert_eq!(error_type(err), "InvalidInput");
 
-    let denied = CheckCopy {
-        backups: FakeHsm {
-            failing_region: Some(("us-west-2".into(), AwsErrorKind::AccessDenied)),
-            ..FakeHsm::default()
-        },
-    };
+    let denied = check_copy(FakeHsm {
+        failing_region: Some(("us-west-2".into(), AwsErrorKind::AccessDenied)),
+        ..FakeHsm::default()
+    });
     let err = denied.handle(event_file("check-copy.json"), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "NonRetryable");
 }
 
 #[tokio::test]
+async fn check_copy_refuses_jobs_outside_its_scope_without_a_call() {
+    let mut svc = check_copy(FakeHsm::default());
+    svc.config.scope.selection.exclude = vec![CLUSTER.into()];
+    for (field, value) in [
+        ("destinationRegion", json!("us-gov-west-1")),
+        ("destinationRegion", json!("ap-south-1")),
+        ("sourceRegion", json!("eu-central-1")),
+        ("sourceClusterId", json!(CLUSTER)),
+    ] {
+        let mut input = event_file("check-copy.json");
+        input["job"][field] = value.clone();
+        let err = svc.handle(input, NOW).await.unwrap_err();
+        // us-gov-west-1 is refused earlier, as a region backups from here cannot reach.
+        let message = err.to_string();
+        assert!(
+            message.starts_with("check refused: ") || message.contains("us-gov-west-1"),
+            "{field}={value}: {message}"
+        );
+        assert_eq!(error_type(err), "InvalidInput", "{field}={value}");
+    }
+    assert!(svc.backups.calls().is_empty());
+}
+
+#[tokio::test]
 async fn a_throttled_or_failing_listing_is_a_missed_check_not_a_failure() {
     for kind in [AwsErrorKind::Throttled, AwsErrorKind::Transient] {
-        let svc = CheckCopy {
-            backups: FakeHsm {
-                failing_region: Some(("us-west-2".into(), kind)),
-                ..FakeHsm::default()
-            },
-        };
+        let svc = check_copy(FakeHsm {
+            failing_region: Some(("us-west-2".into(), kind)),
+            ..FakeHsm::default()
+        });
         let out = svc.handle(event_file("check-copy.json"), NOW + 60).await.unwrap();
         let json = serde_json::to_value(&out).unwrap();
         assert_eq!(
@@ -697,7 +491,7 @@ async fn excluded_and_untagged_clusters_are_skipped_for_events_and_sweeps() {
     let mut svc = service(hsm);
     svc.config.selection = ClusterSelection::parse("", "cluster-gonegonegon", "dr-copy=true").unwrap();
 
-    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = sweep["started"]
         .as_array()
@@ -711,47 +505,9 @@ async fn excluded_and_untagged_clusters_are_skipped_for_events_and_sweeps() {
     assert_eq!(sweep["unknownClusterIds"], json!(["cluster-gonegonegon"]));
 
     svc.config.selection = ClusterSelection::parse("", CLUSTER, "").unwrap();
-    let event = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let event = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
     assert_eq!(event["skipped"][0]["detail"], "in EXCLUDE_CLUSTERS");
     assert_eq!(event["started"], json!([]));
-}
-
-#[tokio::test]
-async fn the_copy_carries_source_configured_and_provenance_tags() {
-    let mut svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
-    svc.config.tag_policy.extra = vec![("cost-center".into(), "dr".into())];
-
-    svc.handle(event_file("copy-step.json"), NOW).await.unwrap();
-
-    let copy = &svc.backups.in_region("us-west-2")[0];
-    let tag = |k: &str| copy.tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    assert_eq!(tag("team"), Some("payments"));
-    assert_eq!(tag("cost-center"), Some("dr"));
-    assert_eq!(tag(TAG_SOURCE_REGION), Some("us-east-1"));
-    assert_eq!(tag(TAG_SOURCE_BACKUP), Some(SOURCE));
-    assert_eq!(tag(TAG_SOURCE_CLUSTER), Some(CLUSTER));
-}
-
-#[tokio::test]
-async fn too_many_tags_fail_the_copy_step_without_copying() {
-    let hsm = FakeHsm::default();
-    let mut source = original(SOURCE, BackupState::Ready, NOW);
-    source.tags = (0..49).map(|i| (format!("k{i}"), "v".into())).collect();
-    hsm.add("us-east-1", source);
-    let svc = service(hsm);
-
-    let err = svc.handle(event_file("copy-step.json"), NOW).await.unwrap_err();
-
-    assert!(err.to_string().contains("limit of 50"), "{err}");
-    assert_eq!(error_type(err), "NonRetryable");
-    assert!(!svc.backups.calls().iter().any(|c| c.starts_with("CopyBackupToRegion")));
-}
-
-#[tokio::test]
-async fn a_vanished_source_fails_the_copy_step() {
-    let svc = service(FakeHsm::default());
-    let err = svc.handle(event_file("copy-step.json"), NOW).await.unwrap_err();
-    assert_eq!(error_type(err), "NonRetryable");
 }
 
 /// A source backup taken `age_days` ago and its READY copy in us-west-2, made by this tool.
@@ -791,11 +547,11 @@ async fn the_hourly_sweep_reads_only_the_window_and_leaves_pruning_to_the_prunin
     copied_backup(&hsm, "backup-oldoldoldol", "backup-oldcopyoldc", 5);
     let svc = pruning_service(hsm, 2);
 
-    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert!(sweep.get("pruned").is_none(), "{sweep}");
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
 
-    let run = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    let run = svc.handle_json(json!({"action": "prune"}), NOW).await.unwrap();
     assert_eq!(run["origin"], "Prune Schedule");
     assert_eq!(
         run["pruned"],
@@ -816,10 +572,10 @@ async fn the_daily_deep_run_finds_what_an_early_stopping_hourly_read_missed_even
     hsm.missed_by_windowed_reads = vec![SOURCE.into()];
     let svc = pruning_service(hsm, 0);
 
-    let hourly = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let hourly = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert_eq!(hourly["startedCount"], 0);
 
-    let daily = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    let daily = svc.handle_json(json!({"action": "prune"}), NOW).await.unwrap();
     assert!(daily.get("ignored").is_none_or(Value::is_null), "{daily}");
     assert_eq!(
         daily["started"][0]["executionName"],
@@ -841,7 +597,7 @@ async fn a_malformed_pruning_request_is_invalid_input_and_calls_nothing() {
         json!({"action": "prune", "regions": ["us-west-2"]}),
         json!({"action": "Prune"}),
     ] {
-        let err = svc.handle(payload, NOW).await.unwrap_err();
+        let err = svc.handle_json(payload, NOW).await.unwrap_err();
         assert_eq!(error_type(err), "InvalidInput");
     }
     assert!(svc.backups.calls().is_empty());
@@ -856,7 +612,7 @@ async fn a_first_sweep_starts_a_few_executions_at_a_time_and_reports_them_in_pla
     }
     let svc = service(hsm);
 
-    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = summary["started"]
         .as_array()
@@ -899,7 +655,7 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
             .closed(&format!("{}-to-eu-west-1-{g}", ids[1]), "FAILED", NOW - 99_999);
     }
 
-    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = summary["started"]
         .as_array()
@@ -927,7 +683,7 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
     // without a look (running or given up alike; in us-west-2 some may be looked at first, as
     // starts run 8 at a time): the 3 other pairs of us-west-2 and all 5 of eu-west-1.
     let next = svc
-        .handle(event_file("scheduled-sweep.json"), NOW + 3600)
+        .handle_json(event_file("scheduled-sweep.json"), NOW + 3600)
         .await
         .unwrap();
     assert_eq!(next["startedCount"], 1, "{}", next["started"]);
@@ -950,7 +706,7 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
         }
     }
     let last = svc
-        .handle(event_file("scheduled-sweep.json"), NOW + 7200)
+        .handle_json(event_file("scheduled-sweep.json"), NOW + 7200)
         .await
         .unwrap();
     assert_eq!(last["startedCount"], 2, "{}", last["started"]);

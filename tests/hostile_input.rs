@@ -8,13 +8,15 @@
 use std::sync::Mutex;
 
 use cloudhsm_backup_copy::backup::Backup;
-use cloudhsm_backup_copy::config::StartCopyConfig;
+use cloudhsm_backup_copy::config::{CheckCopyConfig, CopyStepConfig, StartCopyConfig};
 use cloudhsm_backup_copy::error::{AwsError, MAX_MESSAGE_CHARS};
 use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
+use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
+use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
 use cloudhsm_backup_copy::tags::TagPolicy;
 use lambda_runtime::Diagnostic;
@@ -74,6 +76,31 @@ impl ExecutionApi for Counting {
     }
 }
 
+fn scope() -> Scope {
+    Scope {
+        source_region: "us-east-1".into(),
+        destination_regions: vec!["us-west-2".into()],
+        selection: ClusterSelection::default(),
+    }
+}
+
+fn check_copy() -> CheckCopy<Counting> {
+    CheckCopy {
+        backups: Counting::default(),
+        config: CheckCopyConfig { scope: scope() },
+    }
+}
+
+fn copy_step() -> CopyStep<Counting> {
+    CopyStep {
+        backups: Counting::default(),
+        config: CopyStepConfig {
+            scope: scope(),
+            tag_policy: TagPolicy::default(),
+        },
+    }
+}
+
 fn start_copy() -> StartCopy<Counting, Counting> {
     StartCopy {
         backups: Counting::default(),
@@ -82,9 +109,9 @@ fn start_copy() -> StartCopy<Counting, Counting> {
             source_region: "us-east-1".into(),
             destination_regions: vec!["us-west-2".into()],
             state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:t".into(),
+            account_id: "123456789012".into(),
             lookback_hours: 24,
             selection: ClusterSelection::default(),
-            tag_policy: TagPolicy::default(),
             prune: PrunePolicy::default(),
             retry: RetryPolicy::default(),
             max_copies_in_flight: 100,
@@ -127,29 +154,59 @@ fn bad_id() -> impl Strategy<Value = String> {
     .prop_filter("not a valid backup id", |s| !cloudhsm_backup_copy::ids::is_backup_id(s))
 }
 
-/// Valid-looking envelopes with one part broken.
+/// An envelope from this account and region.
+fn at_home(source: &str, detail_type: &str, detail: Value) -> Value {
+    json!({"detail-type": detail_type, "source": source, "account": "123456789012", "region": "us-east-1", "detail": detail})
+}
+
+/// Valid-looking envelopes from home with one part broken, and payloads meant for the copy step.
 fn broken_event() -> impl Strategy<Value = Value> {
     let custom = (bad_id(), any_json()).prop_map(|(id, cluster)| {
-        json!({"detail-type": "CloudHSM Backup Created", "source": "me", "detail": {"backupId": id, "clusterId": cluster}})
+        at_home(
+            "me",
+            "CloudHSM Backup Created",
+            json!({"backupId": id, "clusterId": cluster}),
+        )
     });
     let wrong_detail = any_json()
         .prop_filter("not an object", |d| !d.is_object())
-        .prop_map(|detail| json!({"detail-type": "CloudHSM Backup Created", "source": "me", "detail": detail}));
+        .prop_map(|detail| at_home("me", "CloudHSM Backup Created", detail));
     let unknown = (".{0,40}", ".{0,40}").prop_filter("not one of ours", |(s, t)| {
         t != "CloudHSM Backup Created" && !(s == "aws.events" && t == "Scheduled Event") && s != "aws.cloudhsm"
     });
-    let unknown = unknown.prop_map(|(source, dt)| json!({"detail-type": dt, "source": source, "detail": {}}));
+    let unknown = unknown.prop_map(|(source, dt)| at_home(&source, &dt, json!({})));
     let trail = bad_id().prop_map(|id| {
-        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.cloudhsm",
-               "detail": {"eventName": "RestoreBackup", "requestParameters": {"backupId": id}}})
+        at_home(
+            "aws.cloudhsm",
+            "AWS API Call via CloudTrail",
+            json!({"eventName": "RestoreBackup", "requestParameters": {"backupId": id}}),
+        )
     });
+    let nameless = any_json()
+        .prop_map(|detail| json!({"detail-type": "CloudHSM Backup Created", "source": "me", "detail": detail}));
+    prop_oneof![custom, wrong_detail, unknown, trail, nameless, copy_request()]
+}
+
+/// Copy-step payloads with one part broken.
+fn copy_request() -> impl Strategy<Value = Value> {
     let step =
         (any_json(), any_json()).prop_map(|(job, attempt)| json!({"action": "copy", "job": job, "attempt": attempt}));
     let step_bad_id = bad_id().prop_map(|id| {
         json!({"action": "copy", "attempt": 1, "job": {"sourceBackupId": id, "sourceClusterId": null,
                "sourceRegion": "us-east-1", "destinationRegion": "us-west-2", "generation": 0}})
     });
-    prop_oneof![custom, wrong_detail, unknown, trail, step, step_bad_id]
+    // Well-formed, but a destination, source region or partition this deployment does not serve.
+    let elsewhere = prop_oneof![
+        Just(("us-east-1", "us-gov-west-1")),
+        Just(("us-east-1", "eu-central-1")),
+        Just(("us-east-1", "cn-north-1")),
+        Just(("eu-west-1", "us-west-2")),
+    ]
+    .prop_map(|(source, destination)| {
+        json!({"action": "copy", "attempt": 1, "job": {"sourceBackupId": "backup-4kuraxsqetz", "sourceClusterId": null,
+               "sourceRegion": source, "destinationRegion": destination, "generation": 0}})
+    });
+    prop_oneof![step, step_bad_id, elsewhere]
 }
 
 /// The error's type, after checking its message is capped (a hostile payload cannot flood
@@ -180,8 +237,38 @@ proptest! {
                 prop_assert_eq!(error_type(e), "InvalidInput");
                 prop_assert_eq!(svc.backups.calls() + svc.executions.calls(), 0);
             }
-            Ok(summary) => prop_assert!(summary.is_object()),
+            // Only a foreign or pointless event is accepted, and it is ignored.
+            Ok(summary) => {
+                prop_assert!(summary.ignored.is_some());
+                prop_assert_eq!(svc.backups.calls() + svc.executions.calls(), 0);
+            }
         }
+    }
+
+    #[test]
+    fn start_copy_ignores_events_from_elsewhere(
+        account in "[0-9]{12}",
+        region in "[a-z]{2}-[a-z]{4,9}-[0-9]",
+        detail in any_json(),
+    ) {
+        prop_assume!(account != "123456789012" || region != "us-east-1");
+        let svc = start_copy();
+        let mut event = at_home("aws.cloudhsm", "AWS API Call via CloudTrail", detail);
+        event["account"] = json!(account);
+        event["region"] = json!(region);
+        let summary = runtime().block_on(svc.handle(event, NOW));
+        prop_assert!(summary.is_ok());
+        prop_assert!(summary.unwrap().ignored.unwrap().starts_with("event from "));
+        prop_assert_eq!(svc.backups.calls() + svc.executions.calls(), 0);
+    }
+
+    #[test]
+    fn the_copy_step_refuses_broken_or_foreign_requests_without_calling_aws(payload in prop_oneof![copy_request(), any_json()]) {
+        let svc = copy_step();
+        let err = runtime().block_on(svc.handle(payload.clone(), NOW)).err();
+        prop_assert!(err.is_some(), "accepted {}", payload);
+        prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
+        prop_assert_eq!(svc.backups.calls(), 0);
     }
 
     #[test]
@@ -202,7 +289,7 @@ proptest! {
         let mut payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         payload["loop"]["startedAt"] = json!(started);
         payload["copy"]["requestedAt"] = json!(requested);
-        let svc = CheckCopy { backups: Counting::default() };
+        let svc = check_copy();
         let err = runtime().block_on(svc.handle(payload, NOW)).err();
         prop_assert!(err.is_some());
         prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
@@ -211,7 +298,7 @@ proptest! {
 
     #[test]
     fn check_copy_survives_any_json(payload in any_json()) {
-        let svc = CheckCopy { backups: Counting::default() };
+        let svc = check_copy();
         let result = runtime().block_on(svc.handle(payload, NOW));
         let err = result.err();
         prop_assert!(err.is_some());

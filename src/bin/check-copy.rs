@@ -13,7 +13,8 @@ async fn main() -> Result<(), Error> {
     let config = CheckCopyConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let shared = cloudhsm_backup_copy::aws::load_sdk_config().await;
     let service = CheckCopy {
-        backups: CloudHsm::new(&shared, config.destination_regions.iter().map(String::as_str)),
+        backups: CloudHsm::new(&shared, config.scope.destination_regions.iter().map(String::as_str)),
+        config,
     };
     run(service_fn(|event: LambdaEvent<Payload>| {
         function_handler(event, &service)

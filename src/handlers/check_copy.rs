@@ -5,9 +5,11 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::config::CheckCopyConfig;
 use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
 use crate::payload::Payload;
 use crate::ports::{BackupApi, BackupQuery};
+use crate::scope::OutOfScope;
 use crate::time::{self, EpochSeconds};
 use crate::tracking::{CheckInput, CheckOutput, TrackingError, decide_check};
 
@@ -17,6 +19,8 @@ pub enum CheckCopyError {
     InvalidInput(String),
     #[error(transparent)]
     Tracking(#[from] TrackingError),
+    #[error("check refused: {0}")]
+    OutOfScope(#[from] OutOfScope),
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -24,7 +28,9 @@ pub enum CheckCopyError {
 impl From<CheckCopyError> for Diagnostic {
     fn from(e: CheckCopyError) -> Self {
         let error_type = match &e {
-            CheckCopyError::InvalidInput(_) | CheckCopyError::Tracking(_) => INVALID_INPUT,
+            CheckCopyError::InvalidInput(_) | CheckCopyError::Tracking(_) | CheckCopyError::OutOfScope(_) => {
+                INVALID_INPUT
+            }
             CheckCopyError::Aws(aws) if aws.is_retryable() => RETRYABLE,
             CheckCopyError::Aws(_) => NON_RETRYABLE,
         };
@@ -34,6 +40,7 @@ impl From<CheckCopyError> for Diagnostic {
 
 pub struct CheckCopy<B> {
     pub backups: B,
+    pub config: CheckCopyConfig,
 }
 
 impl<B: BackupApi> CheckCopy<B> {
@@ -42,6 +49,7 @@ impl<B: BackupApi> CheckCopy<B> {
             serde_json::from_value(payload).map_err(|e| CheckCopyError::InvalidInput(e.to_string()))?;
         // Every input check comes before the AWS call.
         let valid = input.validate()?;
+        self.config.scope.admit(valid.job())?;
         let ids = [valid.job().source_backup_id.clone()];
         let listing = match self
             .backups

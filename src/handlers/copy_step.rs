@@ -1,28 +1,69 @@
-//! The state machine's copy step, served by start-copy: one CopyBackupToRegion behind the guard
-//! in [`crate::copy_guard`], with the copy's tags.
+//! copy-step: the state machine's copy step, its own function with its own role. One
+//! CopyBackupToRegion behind the guard in [`crate::copy_guard`], with the copy's tags, for a job
+//! inside this deployment's [`Scope`](crate::scope::Scope).
 
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
 use tracing::{info, warn};
 
-use super::start_copy::{StartCopy, StartCopyError};
 use crate::backoff::retry_throttled;
+use crate::config::CopyStepConfig;
 use crate::copy_guard::{CopyOutcome, CopyRequest, CopyResult, decide_copy};
-use crate::error::AwsErrorKind;
-use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
-use crate::time::{EpochSeconds, to_rfc3339};
+use crate::error::{AwsError, AwsErrorKind, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
+use crate::job::JobError;
+use crate::payload::Payload;
+use crate::ports::{BackupApi, BackupQuery};
+use crate::scope::OutOfScope;
+use crate::tags::TagError;
+use crate::time::{self, EpochSeconds, to_rfc3339};
 
-impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
-    /// The state machine's copy step: one guarded CopyBackupToRegion.
-    pub async fn copy_step(&self, request: CopyRequest, now: EpochSeconds) -> Result<CopyResult, StartCopyError> {
+#[derive(Debug, thiserror::Error)]
+pub enum CopyStepError {
+    #[error("invalid copy request: {0}")]
+    InvalidInput(String),
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error("copy refused: {0}")]
+    OutOfScope(#[from] OutOfScope),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("cannot tag the copy: {0}")]
+    Tags(#[from] TagError),
+    #[error("source backup {0} no longer exists in this region")]
+    SourceMissing(String),
+}
+
+impl From<CopyStepError> for Diagnostic {
+    fn from(e: CopyStepError) -> Self {
+        let error_type = match &e {
+            CopyStepError::InvalidInput(_) | CopyStepError::Job(_) | CopyStepError::OutOfScope(_) => INVALID_INPUT,
+            CopyStepError::Aws(aws) if aws.is_retryable() => RETRYABLE,
+            CopyStepError::Aws(_) | CopyStepError::Tags(_) | CopyStepError::SourceMissing(_) => NON_RETRYABLE,
+        };
+        diagnostic(error_type, &e)
+    }
+}
+
+pub struct CopyStep<B> {
+    pub backups: B,
+    pub config: CopyStepConfig,
+}
+
+impl<B: BackupApi> CopyStep<B> {
+    /// Parses and carries out one copy request (`{"action": "copy", "job": ..., "attempt": n}`).
+    pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<CopyResult, CopyStepError> {
+        let request: CopyRequest =
+            serde_json::from_value(payload).map_err(|e| CopyStepError::InvalidInput(e.to_string()))?;
+        self.copy(request, now).await
+    }
+
+    /// One guarded CopyBackupToRegion. Every check of the request comes before the first call.
+    pub async fn copy(&self, request: CopyRequest, now: EpochSeconds) -> Result<CopyResult, CopyStepError> {
         let job = &request.job;
         job.validate()?;
-        if job.source_region != self.config.source_region {
-            return Err(StartCopyError::CopyRequest(format!(
-                "job.sourceRegion {} is not this function's region {}",
-                job.source_region, self.config.source_region
-            )));
-        }
+        self.config.scope.admit(job)?;
         if request.attempt == 0 {
-            return Err(StartCopyError::CopyRequest("attempt must be at least 1".into()));
+            return Err(CopyStepError::InvalidInput("attempt must be at least 1".into()));
         }
         let ids = [job.source_backup_id.clone()];
         let copies = retry_throttled(|| {
@@ -40,7 +81,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             .await?
             .into_iter()
             .next()
-            .ok_or_else(|| StartCopyError::SourceMissing(job.source_backup_id.clone()))?;
+            .ok_or_else(|| CopyStepError::SourceMissing(job.source_backup_id.clone()))?;
             let tags = self.config.tag_policy.copy_tags(job, request.attempt, &source.tags)?;
             let requested = retry_throttled(|| {
                 self.backups.copy_backup_to_region(
@@ -75,4 +116,13 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             requested_at: to_rfc3339(now),
         })
     }
+}
+
+/// The Lambda entry point.
+pub async fn function_handler<B: BackupApi>(
+    event: LambdaEvent<Payload>,
+    service: &CopyStep<B>,
+) -> Result<CopyResult, CopyStepError> {
+    let payload = event.payload.into_json().map_err(CopyStepError::InvalidInput)?;
+    service.handle(payload, time::now()).await
 }

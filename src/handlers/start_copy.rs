@@ -1,13 +1,12 @@
-//! start-copy: turns a "backup created" signal (or a schedule tick) into copies, and performs
-//! the copy step of each tracking execution.
+//! start-copy: turns a "backup created" signal (or a schedule tick) into copies.
 //!
-//! Three payloads arrive here:
+//! Two payloads arrive here:
 //! - an EventBridge event: plan which READY source backups lack a copy in each destination and
 //!   start one tracking execution per (backup, destination), named deterministically;
-//! - `{"action": "prune"}` from the daily schedule: a deep sweep that also prunes copies;
-//! - `{"action": "copy", ...}` from the state machine: request one copy (see [`copy_step`]).
+//! - `{"action": "prune"}` from the daily schedule: a deep sweep that also prunes copies.
 //!
-//! [`copy_step`]: super::copy_step
+//! The copy itself is requested by the executions' copy step, a function of its own
+//! ([`super::copy_step`]): this function's role cannot copy or tag, the copy step's cannot delete.
 
 use std::collections::HashMap;
 
@@ -19,10 +18,9 @@ use tracing::{error, info, warn};
 use crate::backoff::retry_throttled;
 use crate::backup::{Backup, BackupState};
 use crate::config::StartCopyConfig;
-use crate::copy_guard::CopyRequest;
 use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
 use crate::event::{
-    BACKUP_CREATED_DETAIL_TYPE, EventError, PRUNE_ACTION, ParsedEvent, Trigger, parse_event, parse_prune_request,
+    BACKUP_CREATED_DETAIL_TYPE, EventError, Home, ParsedEvent, Trigger, parse_event, parse_prune_request,
 };
 use crate::freshness;
 use crate::generations;
@@ -34,8 +32,6 @@ use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
 use crate::pruning;
 pub use crate::report::MAX_LISTED;
 use crate::report::{Failed, StartResult, Started, Summary, push_listed};
-use crate::selection::NotSelected;
-use crate::tags::TagError;
 use crate::time::{self, EpochSeconds, to_rfc3339};
 
 /// StartExecution calls in flight at once: a first sweep over a large fleet starts thousands,
@@ -48,18 +44,12 @@ pub const START_CONCURRENCY: usize = 8;
 pub enum StartCopyError {
     #[error(transparent)]
     Event(#[from] EventError),
-    #[error("invalid copy request: {0}")]
-    CopyRequest(String),
     #[error("{0}")]
     Unreadable(String),
     #[error(transparent)]
     Job(#[from] JobError),
     #[error(transparent)]
     Aws(#[from] AwsError),
-    #[error("cannot tag the copy: {0}")]
-    Tags(#[from] TagError),
-    #[error("source backup {0} no longer exists in this region")]
-    SourceMissing(String),
     #[error("{failed} of {attempted} copies could not be started (first: {first})")]
     Incomplete {
         failed: usize,
@@ -72,16 +62,10 @@ pub enum StartCopyError {
 impl From<StartCopyError> for Diagnostic {
     fn from(e: StartCopyError) -> Self {
         let error_type = match &e {
-            StartCopyError::Event(_)
-            | StartCopyError::CopyRequest(_)
-            | StartCopyError::Unreadable(_)
-            | StartCopyError::Job(_) => INVALID_INPUT,
+            StartCopyError::Event(_) | StartCopyError::Unreadable(_) | StartCopyError::Job(_) => INVALID_INPUT,
             StartCopyError::Aws(aws) if aws.is_retryable() => RETRYABLE,
             StartCopyError::Incomplete { retryable: true, .. } => RETRYABLE,
-            StartCopyError::Aws(_)
-            | StartCopyError::Tags(_)
-            | StartCopyError::SourceMissing(_)
-            | StartCopyError::Incomplete { .. } => NON_RETRYABLE,
+            StartCopyError::Aws(_) | StartCopyError::Incomplete { .. } => NON_RETRYABLE,
         };
         diagnostic(error_type, &e)
     }
@@ -94,17 +78,15 @@ pub struct StartCopy<B, E> {
 }
 
 impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
-    /// Handles either payload; the result is the summary or the copy step's result.
-    pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<Value, StartCopyError> {
+    /// Handles either payload and returns the run's summary.
+    pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<Summary, StartCopyError> {
+        let home = Home {
+            account: &self.config.account_id,
+            region: &self.config.source_region,
+        };
         let event = match payload.get("action") {
-            Some(action) if action.as_str() == Some(PRUNE_ACTION) => parse_prune_request(&payload)?,
-            Some(_) => {
-                let request: CopyRequest =
-                    serde_json::from_value(payload).map_err(|e| StartCopyError::CopyRequest(e.to_string()))?;
-                let result = self.copy_step(request, now).await?;
-                return Ok(serde_json::to_value(result).unwrap_or_default());
-            }
-            None => parse_event(&payload)?,
+            Some(_) => parse_prune_request(&payload)?,
+            None => parse_event(&payload, &home)?,
         };
         let summary = self.run(event, now).await?;
         info!(
@@ -127,7 +109,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 retryable: summary.non_retryable_failures == 0,
             });
         }
-        Ok(serde_json::to_value(summary).unwrap_or_default())
+        Ok(summary)
     }
 
     /// Plans and starts the copies an event asks for.
@@ -361,15 +343,13 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 .and_then(|id| clusters.iter().find(|c| c.id == id));
             match selection.check(backup.cluster_id.as_deref(), cluster) {
                 Ok(()) => kept.push(backup),
-                Err(why) => {
-                    let detail = match why {
-                        NotSelected::NotIncluded => "not in INCLUDE_CLUSTERS".to_owned(),
-                        NotSelected::Excluded => "in EXCLUDE_CLUSTERS".to_owned(),
-                        NotSelected::TagMismatch { key } => format!("cluster lacks the selector tag {key}"),
-                        NotSelected::ClusterUnknown => "cluster not found, so its tags cannot be checked".to_owned(),
-                    };
-                    summary.skip(&backup.id, None, SkipReason::ClusterNotSelected { detail });
-                }
+                Err(why) => summary.skip(
+                    &backup.id,
+                    None,
+                    SkipReason::ClusterNotSelected {
+                        detail: why.to_string(),
+                    },
+                ),
             }
         }
         Ok(kept)
@@ -457,7 +437,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
 pub async fn function_handler<B: BackupApi, E: ExecutionApi>(
     event: LambdaEvent<Payload>,
     service: &StartCopy<B, E>,
-) -> Result<Value, StartCopyError> {
+) -> Result<Summary, StartCopyError> {
     let payload = event.payload.into_json().map_err(StartCopyError::Unreadable)?;
     service.handle(payload, time::now()).await
 }

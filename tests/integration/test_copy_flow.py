@@ -201,11 +201,12 @@ def test_malformed_events_are_typed_errors_and_make_no_aws_call(stack):
     for event in bad_events:
         payload, error = stack.invoke("start-copy", event)
         assert error is not None and payload["errorType"] == "InvalidInput", payload
-    payload, error = stack.invoke("check-copy", {"job": {}})
-    assert error is not None and payload["errorType"] == "InvalidInput", payload
+    for function in ("check-copy", "copy-step"):
+        payload, error = stack.invoke(function, {"job": {}})
+        assert error is not None and payload["errorType"] == "InvalidInput", payload
     # Bodies the runtime cannot parse as JSON (not JSON, nested past the parser's limit, a 5 MB
     # unterminated string) are our own InvalidInput too, with a short message.
-    for function in ("start-copy", "check-copy"):
+    for function in ("start-copy", "copy-step", "check-copy"):
         for body in (b"not json", b"[" * 200 + b"]" * 200, b'"' + marker.encode() * 700_000):
             payload, error = stack.invoke_raw(function, body)
             assert error is not None and payload["errorType"] == "InvalidInput", payload

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import decode
 
+from deployed import Deployment
 from stack import render_definition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,21 +106,110 @@ NO_RESOURCE_LEVEL = {
 }
 
 
+def deployment(**parameters: str) -> Deployment:
+    return Deployment.load(ROOT, {"DestinationRegions": "us-west-2,eu-west-1", "NotificationEmail": "ops@example.com", **parameters})
+
+
+def role_statements(d: Deployment) -> dict[str, list[dict]]:
+    """Every inline statement of every role, as deployed."""
+    return {
+        name: [s for policy in role["Properties"].get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+        for name, role in d.roles.items()
+    }
+
+
+def actions_of(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
 def test_iam_statements_name_actions_and_explain_every_wildcard_resource():
     text = TEMPLATE.read_text().splitlines()
-    tpl = template()
-    for name, resource in tpl["Resources"].items():
-        for policy in resource.get("Properties", {}).get("Policies", []):
-            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                assert all("*" not in a for a in actions), f"{name}: wildcard action in {actions}"
-                if statement["Resource"] == "*":
-                    # Only actions that support no resource-level permissions may use "*".
-                    assert set(actions) <= NO_RESOURCE_LEVEL, f"{name}/{statement['Sid']}: {set(actions) - NO_RESOURCE_LEVEL} on *"
-                    # The line before `Resource: "*"` must be a comment giving the reason.
-                    sid_line = next(i for i, line in enumerate(text) if f"Sid: {statement['Sid']}" in line)
-                    star = next(i for i in range(sid_line, len(text)) if 'Resource: "*"' in text[i])
-                    assert text[star - 1].strip().startswith("#"), f"{name}/{statement['Sid']}: unexplained Resource *"
+    d = deployment()
+    # Checked as deployed: SAM adds no role or managed policy of its own.
+    assert all(not r["Properties"].get("ManagedPolicyArns") for r in d.roles.values())
+    assert {f["Properties"]["Role"] for f in d.functions.values()} == {
+        d.get_att(n, "Arn") for n in ("StartCopyRole", "CopyStepRole", "CheckCopyRole")
+    }
+    for name, statements in role_statements(d).items():
+        for statement in statements:
+            actions = actions_of(statement)
+            assert all("*" not in a for a in actions), f"{name}: wildcard action in {actions}"
+            if statement["Resource"] == "*":
+                # Only actions that support no resource-level permissions may use "*".
+                assert set(actions) <= NO_RESOURCE_LEVEL, f"{name}/{statement['Sid']}: {set(actions) - NO_RESOURCE_LEVEL} on *"
+    # Each `Resource: "*"` in the template says why, on the line before.
+    stars = [i for i, line in enumerate(text) if line.strip() == 'Resource: "*"']
+    unexplained = [i + 1 for i in stars if not text[i - 1].strip().startswith("#")]
+    assert stars and unexplained == [], f"template.yaml lines {unexplained}: unexplained Resource *"
+
+
+def test_no_role_can_both_tag_a_backup_and_delete_one():
+    for name, statements in role_statements(deployment()).items():
+        actions = {a for s in statements for a in actions_of(s)}
+        assert not ({"cloudhsm:DeleteBackup"} <= actions and actions & {"cloudhsm:TagResource", "cloudhsm:UntagResource"}), name
+        assert not ({"cloudhsm:DeleteBackup"} <= actions and "cloudhsm:CopyBackupToRegion" in actions), name
+
+
+def test_deletion_is_limited_to_our_copies_in_the_destinations():
+    d = deployment(DestinationRegions="us-west-2,eu-west-1")
+    deletes = [s for statements in role_statements(d).values() for s in statements if "cloudhsm:DeleteBackup" in actions_of(s)]
+    assert len(deletes) == 1
+    condition = deletes[0]["Condition"]["StringEquals"]
+    assert condition == {
+        "aws:RequestedRegion": ["us-west-2", "eu-west-1"],
+        "aws:ResourceTag/cloudhsm-backup-copy:source-region": "us-east-1",
+    }
+    tags = (ROOT / "src" / "tags.rs").read_text()
+    assert 'TAG_SOURCE_REGION: &str = "cloudhsm-backup-copy:source-region"' in tags
+
+
+def test_service_trust_and_resource_policies_name_their_source():
+    d = deployment()
+    for name in ("StartCopyRole", "CopyStepRole", "CheckCopyRole"):
+        trust = d.roles[name]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust == [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+                          "Condition": {"StringEquals": {"aws:SourceAccount": d.account}}}], name
+    tracker = d.roles["CopyTrackerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert tracker["Principal"] == {"Service": "states.amazonaws.com"}
+    assert tracker["Condition"]["StringEquals"]["aws:SourceAccount"] == d.account
+    assert tracker["Condition"]["ArnLike"]["aws:SourceArn"] == d.ref("CopyTracker")
+    invoke = next(s for s in role_statements(d)["CopyTrackerRole"] if s["Sid"] == "InvokeSteps")
+    assert sorted(invoke["Resource"]) == sorted(d.get_att(f, "Arn") for f in ("CopyStepFunction", "CheckCopyFunction"))
+    queue = d.resources("AWS::SQS::QueuePolicy")["StartCopyDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    topic = d.resources("AWS::SNS::TopicPolicy")["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    for statements in (queue, topic):
+        for s in statements:
+            if s["Effect"] == "Allow":
+                assert "aws:SourceArn" in s["Condition"].get("ArnEquals", {}), s
+            else:
+                assert s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, s
+        assert any(s["Effect"] == "Deny" for s in statements)
+    rules = [n for n, r in d.template["Resources"].items() if r["Type"] == "AWS::Events::Rule" and n.startswith("StartCopyFunction")]
+    dlq_sources = next(s for s in queue if s["Effect"] == "Allow")["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(dlq_sources) == sorted(d.get_att(n, "Arn") for n in rules)
+    alarms = d.resources("AWS::CloudWatch::Alarm")
+    alarm_sources = next(s for s in topic if s.get("Sid") == "Alarms")["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(alarm_sources) == sorted(d.get_att(n, "Arn") for n in alarms)
+
+
+def test_failed_events_and_logs_outlive_the_stack():
+    resources = template()["Resources"]
+    for name, res in resources.items():
+        if res["Type"] in ("AWS::SQS::Queue", "AWS::Logs::LogGroup"):
+            assert (res.get("DeletionPolicy"), res.get("UpdateReplacePolicy")) == ("Retain", "Retain"), name
+
+
+def test_log_levels_never_log_whole_events():
+    assert template()["Parameters"]["LogLevel"]["AllowedValues"] == ["INFO", "WARN", "ERROR"]
+
+
+def test_the_event_rules_take_only_this_accounts_events_from_this_region():
+    d = deployment()
+    for name, rule in d.resources("AWS::Events::Rule").items():
+        pattern = rule["Properties"].get("EventPattern")
+        if pattern is None:
+            continue  # schedules
+        assert pattern["account"] == [d.account] and pattern["region"] == [d.region], name
 
 
 def test_every_alarm_notifies_the_topic_when_there_is_one():
@@ -143,17 +233,25 @@ def test_every_alarm_notifies_the_topic_when_there_is_one():
         assert resources[name]["Condition"] == "HasNotificationEmail"
     target = resources["FailureNotificationRule"]["Properties"]["Targets"][0]
     assert target["Arn"] == {"Ref": "NotificationTopic"}
-    message = target["InputTransformer"]["InputTemplate"]
+    message = deployment().resources("AWS::Events::Rule")["FailureNotificationRule"]["Properties"]["Targets"][0]["InputTransformer"]["InputTemplate"]
     for placeholder in ("<backup>", "<destination>", "<attempts>", "<reason>", "<execution>"):
         assert placeholder in message
+    # The console link is the stack's region's; no text from the event shapes its host.
+    assert "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/<execution>" in message
+    assert "<source>" not in message
 
 
 def test_function_settings_match_what_the_code_reads():
     # Every variable the template sets must be one the configuration code knows, and back.
     code = (ROOT / "src" / "config.rs").read_text()
     known = set(re.findall(r'pub const ENV_\w+: &str = "(\w+)";', code)) - {"AWS_REGION"}
-    variables = template()["Resources"]["StartCopyFunction"]["Properties"]["Environment"]["Variables"]
-    assert set(variables) == known
+    resources = template()["Resources"]
+    variables = {
+        v
+        for name in ("StartCopyFunction", "CopyStepFunction", "CheckCopyFunction")
+        for v in resources[name]["Properties"]["Environment"]["Variables"]
+    }
+    assert variables == known
 
 
 def test_the_pruning_schedule_sends_what_start_copy_parses_as_a_pruning_run():
@@ -170,7 +268,7 @@ def test_task_timeouts_outlast_the_functions_they_run():
     # after the task was declared failed), so each task allows its function's timeout and more.
     resources = template()["Resources"]
     definition = json.loads(ASL.read_text())
-    for state, function in (("RequestCopy", "StartCopyFunction"), ("CheckCopy", "CheckCopyFunction")):
+    for state, function in (("RequestCopy", "CopyStepFunction"), ("CheckCopy", "CheckCopyFunction")):
         lambda_timeout = resources[function]["Properties"]["Timeout"]
         assert definition["States"][state]["TimeoutSeconds"] >= lambda_timeout + 30, state
 

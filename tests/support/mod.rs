@@ -1,0 +1,190 @@
+//! Test support shared by the handler tests: CloudHSM in memory, backup builders, the example
+//! events and error names.
+
+// Test support code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use cloudhsm_backup_copy::backup::{Backup, BackupState};
+use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
+use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery};
+use cloudhsm_backup_copy::selection::Cluster;
+use lambda_runtime::Diagnostic;
+use serde_json::Value;
+
+pub const NOW: i64 = 1_795_665_600; // 2026-11-26T04:00:00Z
+pub const SOURCE: &str = "backup-4kuraxsqetz";
+pub const CLUSTER: &str = "cluster-kzlczlspnho";
+
+/// CloudHSM in memory: backups per region, every call recorded.
+#[derive(Default)]
+pub struct FakeHsm {
+    pub backups: Mutex<HashMap<String, Vec<Backup>>>,
+    pub calls: Mutex<Vec<String>>,
+    pub failing_region: Option<(String, AwsErrorKind)>,
+    /// CopyBackupToRegion fails this way (and makes no copy).
+    pub failing_copy: Option<AwsErrorKind>,
+    /// Left out of listings that stop at a window (`since`), as a listing in an order other than
+    /// the one the early stop assumes would leave them out.
+    pub missed_by_windowed_reads: Vec<String>,
+    /// Each DescribeBackups' region and query kind.
+    pub queries: Mutex<Vec<String>>,
+    pub clusters: Vec<Cluster>,
+}
+
+impl FakeHsm {
+    pub fn with_source(state: BackupState, created_at: i64) -> Self {
+        let fake = Self::default();
+        fake.add("us-east-1", original(SOURCE, state, created_at));
+        fake
+    }
+    pub fn add(&self, region: &str, backup: Backup) {
+        self.backups
+            .lock()
+            .unwrap()
+            .entry(region.into())
+            .or_default()
+            .push(backup);
+    }
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    pub fn in_region(&self, region: &str) -> Vec<Backup> {
+        self.backups.lock().unwrap().get(region).cloned().unwrap_or_default()
+    }
+}
+
+impl BackupApi for FakeHsm {
+    async fn describe_backups(&self, region: &str, query: BackupQuery<'_>) -> Result<Vec<Backup>, AwsError> {
+        self.calls.lock().unwrap().push(format!("DescribeBackups {region}"));
+        if let Some((failing, kind)) = &self.failing_region
+            && failing == region
+        {
+            return Err(AwsError {
+                operation: "DescribeBackups",
+                region: region.into(),
+                kind: *kind,
+                code: None,
+                message: "injected".into(),
+            });
+        }
+        let kind = match query {
+            BackupQuery::Ids(_) => "Ids",
+            BackupQuery::ReadyInCluster { .. } => "ReadyInCluster",
+            BackupQuery::AllReady { since: None } => "AllReady",
+            BackupQuery::AllReady { since: Some(_) } => "AllReady since",
+            BackupQuery::CopiesOf(_) => "CopiesOf",
+            BackupQuery::All { since: None } => "All",
+            BackupQuery::All { since: Some(_) } => "All since",
+        };
+        self.queries.lock().unwrap().push(format!("{region} {kind}"));
+        let windowed = kind.ends_with("since");
+        let all = self.in_region(region);
+        Ok(all
+            .into_iter()
+            .filter(|b| !(windowed && self.missed_by_windowed_reads.contains(&b.id)))
+            .filter(|b| match query {
+                BackupQuery::Ids(ids) => ids.contains(&b.id),
+                BackupQuery::ReadyInCluster { cluster, since } => {
+                    b.cluster_id.as_deref() == Some(cluster) && b.state == BackupState::Ready && after(b, since)
+                }
+                BackupQuery::AllReady { since } => b.state == BackupState::Ready && after(b, since),
+                BackupQuery::CopiesOf(ids) => b.source_backup.as_ref().is_some_and(|s| ids.contains(s)),
+                BackupQuery::All { since } => after(b, since),
+            })
+            .collect())
+    }
+
+    async fn copy_backup_to_region(
+        &self,
+        source_region: &str,
+        backup_id: &str,
+        destination: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("CopyBackupToRegion {source_region} {backup_id} {destination}"));
+        if let Some(kind) = self.failing_copy {
+            return Err(AwsError {
+                operation: "CopyBackupToRegion",
+                region: source_region.into(),
+                kind,
+                code: None,
+                message: "injected".into(),
+            });
+        }
+        let n = self.in_region(destination).len();
+        self.add(
+            destination,
+            Backup {
+                id: format!("backup-copy{n:0>6}"),
+                cluster_id: None,
+                state: BackupState::CreateInProgress,
+                source_backup: Some(backup_id.into()),
+                source_region: Some(source_region.into()),
+                source_cluster: Some(CLUSTER.into()),
+                created_at: Some(NOW),
+                tags: tags.to_vec(),
+                never_expires: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn delete_backup(&self, region: &str, backup_id: &str) -> Result<(), AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("DeleteBackup {region} {backup_id}"));
+        let mut all = self.backups.lock().unwrap();
+        let backup = all
+            .get_mut(region)
+            .and_then(|bs| bs.iter_mut().find(|b| b.id == backup_id))
+            .unwrap();
+        backup.state = BackupState::PendingDeletion;
+        Ok(())
+    }
+
+    async fn describe_clusters(&self, region: &str, ids: Option<&[String]>) -> Result<Vec<Cluster>, AwsError> {
+        self.calls.lock().unwrap().push(format!("DescribeClusters {region}"));
+        Ok(self
+            .clusters
+            .iter()
+            .filter(|c| ids.is_none_or(|ids| ids.contains(&c.id)))
+            .cloned()
+            .collect())
+    }
+}
+
+/// Step Functions in memory, idempotent like Standard workflows.
+fn after(b: &Backup, since: Option<i64>) -> bool {
+    since.is_none_or(|s| b.created_at.is_some_and(|t| t >= s))
+}
+
+pub fn original(id: &str, state: BackupState, created_at: i64) -> Backup {
+    Backup {
+        id: id.into(),
+        cluster_id: Some(CLUSTER.into()),
+        state,
+        source_backup: None,
+        source_region: None,
+        source_cluster: None,
+        created_at: Some(created_at),
+        tags: vec![("team".into(), "payments".into())],
+        never_expires: false,
+    }
+}
+
+pub fn event_file(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub fn error_type(e: impl Into<Diagnostic>) -> String {
+    e.into().error_type
+}
