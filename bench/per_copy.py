@@ -127,7 +127,7 @@ def measure(stack: Stack, root: Path) -> tuple[list[CopyRun], dict[str, str]]:
         arn = sfn.create_state_machine(
             name=f"bench-schedule-{i}",
             definition=render_definition(root, local_substitutions(policy)),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/bench",
+            roleArn=stack.deployment.get_att("CopyTrackerRole", "Arn"),
             type="STANDARD",
         )["stateMachineArn"]
         for minutes in MINUTES:

@@ -12,7 +12,11 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   pages DescribeBackups at 50 like AWS;
 * runs Step Functions executions for real (``execute_state_machine``), thousands at once (see
   sfn_scaling.py), and forwards Lambda invokes of the named functions to ``cargo lambda watch``
-  (``--lambda-url``);
+  (``--function NAME=URL/BINARY``);
+* enforces IAM (``enforceIam``, see iam_enforce.py): requests signed by a role's session, or by
+  the Step Functions engine as its state machine's role, are authorized against the role's
+  policies in moto's IAM, resources and conditions included; ``GET /_ext/denials`` lists the
+  denials and ``GET /_ext/authorizations`` the statements that allowed something;
 * compresses time for benchmarks (``timeScale``): Wait states sleep a fraction of their
   seconds and the tracked copy's clock skips the rest; ``copyDelays`` sets a copy time per
   source backup, and each ``/_ext/calls`` entry reports when its copy was made, finished and
@@ -55,12 +59,15 @@ import urllib.request
 from typing import Any
 
 import api_contract
+import iam_enforce
 import sfn_scaling
 
 ID_ALPHABET = string.ascii_lowercase + "234567"
 PAGE_MAX = 50
 
 # Switches, changed through POST /_ext/config.
+# moto's default account, which the local stack runs in.
+ACCOUNT = "123456789012"
 CONFIG: dict[str, Any] = {
     "copyDelaySeconds": 2.0,
     "failNextCopies": 0,
@@ -97,6 +104,9 @@ CONFIG: dict[str, Any] = {
     # integrations, which call back over HTTP) is checked against botocore's model of the
     # operation; a violation answers AWS's ValidationException and is kept for GET /_ext/violations.
     "enforceContract": True,
+    # Authorize every request signed by a role against its policies (see iam_enforce.py). The
+    # stack turns it on once it has made the template's roles.
+    "enforceIam": False,
     # API rate limits (AWS publishes few): token buckets, one per rule, region and (for a rule
     # naming "*") operation. Each rule is {"service": "cloudhsm" | "states" | ..., "operation":
     # "StartExecution" | "*", "perSecond": 5, "burst": 5}; beyond it the request is answered
@@ -374,7 +384,8 @@ def install_cloudhsm() -> None:
                     cluster_id=None,
                     hsm_type="hsm2m.medium",
                     mode="DEFAULT",
-                    tag_list=[{"Key": "cloudhsm-backup-copy:source-backup-id", "Value": backup.backup_id}],
+                    tag_list=[{"Key": "cloudhsm-backup-copy:source-backup-id", "Value": backup.backup_id},
+                              {"Key": "cloudhsm-backup-copy:source-region", "Value": region}],
                     source_backup=backup.backup_id,
                     source_cluster=cluster_id,
                     source_region=region,
@@ -443,14 +454,16 @@ def install_time_scale() -> None:
     WaitFunction._wait_interval = wait_interval
 
 
-def install_lambda_forwarding(lambda_url: str, functions: set[str], concurrency: int) -> None:
-    """Invokes of these function names (or ARNs) go to cargo lambda watch, at most `concurrency`
-    per function at a time (the instances it runs): cargo-lambda 1.9.2 stops answering when a
+def install_lambda_forwarding(routes: dict[str, str], concurrency: int) -> None:
+    """Invokes of these function names (or ARNs) go to `cargo lambda watch`: `routes` maps a
+    function name to ``http://host:port/<binary>``, the watcher serving that function (each
+    function has its own, with its own environment and role). At most `concurrency` invokes per
+    function at a time (the instances it runs): cargo-lambda 1.9.2 stops answering when a
     hundred invokes wait on it at once; the others wait here, as Lambda's own queue would."""
     from moto.awslambda.models import LambdaBackend
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    slots = {name: threading.BoundedSemaphore(concurrency) for name in functions}
+    slots = {name: threading.BoundedSemaphore(concurrency) for name in routes}
 
     def forward(name: str, body: Any, response_headers: Any) -> bytes:
         with slots[name]:
@@ -458,8 +471,9 @@ def install_lambda_forwarding(lambda_url: str, functions: set[str], concurrency:
 
     def send(name: str, body: Any, response_headers: Any) -> bytes:
         data = body if isinstance(body, bytes) else (body or "{}").encode()
+        server, binary = routes[name].rsplit("/", 1)
         request = urllib.request.Request(
-            f"{lambda_url}/2015-03-31/functions/{name}/invocations",
+            f"{server}/2015-03-31/functions/{binary}/invocations",
             data=data,
             headers={"Content-Type": "application/json"},
             method="POST",
@@ -481,7 +495,7 @@ def install_lambda_forwarding(lambda_url: str, functions: set[str], concurrency:
 
         def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any, _original: Any = original) -> Any:
             name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
-            if name not in functions:
+            if name not in routes:
                 return _original(self, function_name, qualifier, body, headers, response_headers)
             return forward(name, body, response_headers)
 
@@ -501,6 +515,10 @@ class Control:
             invalid = self.check_contract(environ, operation)
             if invalid is not None:
                 return self.reply(start_response, "400 Bad Request", invalid)
+            denied = self.check_iam(environ)
+            if denied is not None:
+                status, body, headers = denied
+                return self.reply(start_response, status, body, headers)
             if self.rate_limited(operation):
                 return self.reply(start_response, "400 Bad Request", {"__type": "ThrottlingException", "message": "Rate exceeded"})
             fault = self.draw_fault(operation)
@@ -540,6 +558,14 @@ class Control:
                 if environ["REQUEST_METHOD"] == "POST":
                     VIOLATIONS.clear()
                 return self.reply(start_response, "200 OK", VIOLATIONS)
+        if path in ("/_ext/denials", "/_ext/authorizations"):
+            with LOCK:
+                # POST answers what was recorded, then clears it.
+                found = list(iam_enforce.DENIALS) if path == "/_ext/denials" else sorted(iam_enforce.ALLOWED)
+                if environ["REQUEST_METHOD"] == "POST":
+                    iam_enforce.DENIALS.clear()
+                    iam_enforce.ALLOWED.clear()
+                return self.reply(start_response, "200 OK", found)
         if path == "/_ext/faults":
             with LOCK:
                 return self.reply(start_response, "200 OK", FAULTS_INJECTED)
@@ -611,6 +637,16 @@ class Control:
         return api_contract.error_response(found)
 
     @staticmethod
+    def check_iam(environ: dict) -> tuple[str, dict, dict[str, str]] | None:
+        """IAM's answer when it denies the request (enforceIam), else None."""
+        if not CONFIG["enforceIam"]:
+            return None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        return iam_enforce.check_request(environ, body, ACCOUNT)
+
+    @staticmethod
     def rate_limited(operation: tuple[str, str, str] | None) -> bool:
         """Takes a token from every bucket the request falls in; False when all had one."""
         if operation is None:
@@ -652,9 +688,9 @@ class Control:
         return None
 
     @staticmethod
-    def reply(start_response: Any, status: str, body: Any) -> list[bytes]:
+    def reply(start_response: Any, status: str, body: Any, headers: dict[str, str] | None = None) -> list[bytes]:
         data = json.dumps(body).encode()
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *(headers or {}).items()])
         return [data]
 
 
@@ -662,8 +698,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--lambda-url", help="cargo lambda watch address, e.g. http://127.0.0.1:9000")
-    parser.add_argument("--functions", default="start-copy,copy-step,check-copy")
+    parser.add_argument("--function", action="append", default=[], metavar="NAME=http://HOST:PORT/BINARY",
+                        help="forward invokes of function NAME to the cargo lambda watch serving BINARY there")
     parser.add_argument("--lambda-concurrency", type=int, default=4, help="instances cargo lambda watch runs per function")
     parser.add_argument("--copy-delay", type=float, default=CONFIG["copyDelaySeconds"])
     parser.add_argument("--no-execute", action="store_true", help="record Step Functions executions without running them")
@@ -679,8 +715,8 @@ def main() -> None:
     default_user_config["lambda"]["use_docker"] = False
     install_cloudhsm()
     install_time_scale()
-    if args.lambda_url:
-        install_lambda_forwarding(args.lambda_url.rstrip("/"), set(args.functions.split(",")), args.lambda_concurrency)
+    if args.function:
+        install_lambda_forwarding(dict(f.split("=", 1) for f in args.function), args.lambda_concurrency)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple

@@ -30,11 +30,17 @@ from typing import Any, Iterator
 import boto3
 from botocore.config import Config
 
+from deployed import Deployment
+
 ACCOUNT = "123456789012"
 SOURCE_REGION = "us-east-1"
 DESTINATION_REGIONS = ("us-west-2", "eu-west-1")
-STATE_MACHINE_NAME = "cloudhsm-backup-copy-tracker"
+# Names as the template gives them in a stack called this.
+STACK_NAME = "cloudhsm-backup-copy"
+STATE_MACHINE_NAME = f"{STACK_NAME}-copy-tracker"
 EVENT_SOURCE = "cloudhsm-backup-copy"
+# Each binary and the template resource that deploys it.
+FUNCTIONS = {"start-copy": "StartCopyFunction", "copy-step": "CopyStepFunction", "check-copy": "CheckCopyFunction"}
 # Provenance tag keys start with this (see src/tags.rs).
 TAG_PREFIX = "cloudhsm-backup-copy"
 
@@ -55,8 +61,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def function_arn(name: str, region: str = SOURCE_REGION) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+def function_arn(binary: str, region: str = SOURCE_REGION) -> str:
+    """The deployed function's ARN (named `<stack>-<binary>` by the template)."""
+    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{STACK_NAME}-{binary}"
 
 
 def render_definition(root: Path, substitutions: dict[str, str]) -> str:
@@ -109,12 +116,19 @@ class Stack:
     serve_functions: bool = True
     # Serve release builds (the benchmark) instead of debug builds.
     release: bool = False
+    # Authorize the functions' and the state machine's requests against their roles.
+    enforce_iam: bool = True
     # False: executions are recorded, not run (the benchmark's sweeps start thousands).
     execute: bool = True
     log_dir: Path | None = None
     moto_port: int = 0
-    lambda_port: int = 0
+    # The port of each function's own `cargo lambda watch` (its own environment and role).
+    lambda_ports: dict[str, int] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    function_processes: list[subprocess.Popen] = field(default_factory=list)
+    # Each function's credentials: a session of the role the template gives it.
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    deployment: Deployment | None = None
     state_machine_arn: str = ""
     events_queue_url: str = ""
 
@@ -138,14 +152,15 @@ class Stack:
         self.log_dir = self.log_dir or self.root / ".stack" / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.moto_port = free_port()
-        self.lambda_port = free_port()
+        self.lambda_ports = {binary: free_port() for binary in FUNCTIONS}
+        forwarding = [f"{STACK_NAME}-{b}=http://127.0.0.1:{port}/{b}" for b, port in self.lambda_ports.items()]
         self._spawn(
             "moto",
             [
                 sys.executable,
                 str(self.root / "local" / "moto_ext.py"),
                 "--port", str(self.moto_port),
-                "--lambda-url", f"http://127.0.0.1:{self.lambda_port}",
+                *(a for f in forwarding for a in ("--function", f)),
                 "--copy-delay", str(self.copy_delay),
                 *([] if self.execute else ["--no-execute"]),
             ],
@@ -153,14 +168,40 @@ class Stack:
         )
         wait_until("moto", lambda: self.control("GET", "config"), timeout=60)
 
+        # The template as deployed: its roles, in moto's IAM, and a session of each.
+        self.deployment = Deployment.load(self.root, self.parameters(), SOURCE_REGION, ACCOUNT, STACK_NAME)
+        iam, sts = self.client("iam"), self.client("sts")
+        for logical, role in self.deployment.roles.items():
+            props = role["Properties"]
+            arn = iam.create_role(
+                RoleName=f"{STACK_NAME}-{logical}", AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+            )["Role"]["Arn"]
+            assert arn == self.deployment.get_att(logical, "Arn"), arn
+            for policy in props.get("Policies", []):
+                iam.put_role_policy(RoleName=f"{STACK_NAME}-{logical}", PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        for binary, logical in FUNCTIONS.items():
+            role_arn = self.deployment.functions[logical]["Properties"]["Role"]
+            # As Lambda would: only a role that trusts lambda.amazonaws.com.
+            role = next(r for n, r in self.deployment.roles.items() if self.deployment.get_att(n, "Arn") == role_arn)
+            trusted = [st["Principal"].get("Service") for st in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+            assert "lambda.amazonaws.com" in trusted, f"{logical}'s role does not trust Lambda"
+            session = sts.assume_role(RoleArn=role_arn, RoleSessionName=binary, DurationSeconds=43200)["Credentials"]
+            self.credentials[binary] = {
+                "AWS_ACCESS_KEY_ID": session["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": session["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": session["SessionToken"],
+            }
+
         sfn = self.client("stepfunctions")
         definition = render_definition(self.root, local_substitutions(self.policy))
         self.state_machine_arn = sfn.create_state_machine(
             name=STATE_MACHINE_NAME,
             definition=definition,
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{STATE_MACHINE_NAME}",
+            roleArn=self.deployment.get_att("CopyTrackerRole", "Arn"),
             type="STANDARD",
         )["stateMachineArn"]
+        # From here on, what the functions and the state machine do is authorized as on AWS.
+        self.control("POST", "config", {"enforceIam": self.enforce_iam and self.serve_functions})
 
         # Announcements are routed to a queue, where tests and the demo read them.
         sqs = self.client("sqs")
@@ -173,39 +214,52 @@ class Stack:
         if self.serve_functions:
             self._start_functions()
 
+    def parameters(self) -> dict[str, str]:
+        """The stack's parameters for the local run."""
+        return {"DestinationRegions": ",".join(DESTINATION_REGIONS), "LookbackHours": str(self.lookback_hours)}
+
+    def environment(self, binary: str) -> dict[str, str]:
+        """A function's environment: the template's variables, as deployed, plus the test's
+        overrides (`function_env`), the runtime's AWS_REGION and its role's session."""
+        assert self.deployment is not None
+        variables = self.deployment.functions[FUNCTIONS[binary]]["Properties"]["Environment"]["Variables"]
+        return {
+            **{k: str(v) for k, v in variables.items()},
+            "AWS_REGION": SOURCE_REGION,
+            "AWS_DEFAULT_REGION": SOURCE_REGION,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "RUST_LOG": "info",
+            **self.credentials[binary],
+            **self.function_env,
+        }
+
     def _start_functions(self) -> None:
         venv_bin = Path(sys.executable).parent
-        self._spawn(
-            "cargo-lambda",
-            [
-                str(venv_bin / "cargo-lambda"), "lambda", "watch",
-                "--ignore-changes", "--quiet",
-                "-A", "127.0.0.1", "-P", str(self.lambda_port),
-                "--concurrency", "4",
-                *(["--release"] if self.release else []),
-            ],
-            env={
-                "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-                "AWS_ENDPOINT_URL": self.endpoint,
-                "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",
-                "AWS_REGION": SOURCE_REGION,
-                "AWS_DEFAULT_REGION": SOURCE_REGION,
-                "DESTINATION_REGIONS": ",".join(DESTINATION_REGIONS),
-                "STATE_MACHINE_ARN": self.state_machine_arn,
-                "LOOKBACK_HOURS": str(self.lookback_hours),
-                "RUST_LOG": "info",
-                **self.function_env,
-            },
-            cwd=self.root,
-        )
-        wait_until("cargo lambda watch", self._lambda_port_open, timeout=120)
+        for binary, port in self.lambda_ports.items():
+            proc = self._spawn(
+                f"cargo-lambda-{binary}",
+                [
+                    str(venv_bin / "cargo-lambda"), "lambda", "watch",
+                    "--ignore-changes", "--quiet",
+                    "-A", "127.0.0.1", "-P", str(port),
+                    "--concurrency", "4",
+                    *(["--release"] if self.release else []),
+                ],
+                env={"PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}", **self.environment(binary)},
+                cwd=self.root,
+            )
+            self.function_processes.append(proc)
+        for binary in self.lambda_ports:
+            wait_until(f"cargo lambda watch for {binary}", lambda b=binary: self._lambda_port_open(b), timeout=120)
 
     def restart_functions(self, **env: str) -> None:
-        """Restarts cargo lambda watch with changed settings; moto and its data stay."""
-        functions = self.processes.pop()
-        self._stop_process(functions)
-        wait_until("the functions' port to close", lambda: not self._lambda_port_open(), timeout=30)
+        """Restarts the functions with changed settings; moto and its data stay."""
+        for proc in self.function_processes:
+            self._stop_process(proc)
+            self.processes.remove(proc)
+        self.function_processes.clear()
+        for binary in self.lambda_ports:
+            wait_until("the functions' ports to close", lambda b=binary: not self._lambda_port_open(b), timeout=30)
         self.function_env = {**self.function_env, **env}
         self._start_functions()
 
@@ -213,6 +267,7 @@ class Stack:
         for proc in reversed(self.processes):
             self._stop_process(proc)
         self.processes.clear()
+        self.function_processes.clear()
 
     @staticmethod
     def _stop_process(proc: subprocess.Popen) -> None:
@@ -226,17 +281,23 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen:
         assert self.log_dir is not None
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        full_env = {**os.environ, **env}
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd, start_new_session=True)
+        # Credentials are the role's session only: none inherited from the caller's shell.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**inherited, **env}, cwd=cwd, start_new_session=True)
         self.processes.append(proc)
+        return proc
 
-    def _lambda_port_open(self) -> bool:
+    def _lambda_port_open(self, binary: str) -> bool:
         with socket.socket() as s:
             s.settimeout(0.5)
-            return s.connect_ex(("127.0.0.1", self.lambda_port)) == 0
+            return s.connect_ex(("127.0.0.1", self.lambda_ports[binary])) == 0
+
+    def function_log(self, binary: str) -> str:
+        assert self.log_dir is not None
+        return (self.log_dir / f"cargo-lambda-{binary}.log").read_text(errors="replace")
 
     # ----- access ----------------------------------------------------------------------------
 
@@ -268,9 +329,9 @@ class Stack:
         return self.invoke_raw(function, json.dumps(payload).encode(), timeout)
 
     def invoke_raw(self, function: str, body: bytes, timeout: float = 300) -> tuple[Any, str | None]:
-        """Invokes a function with these bytes as the payload, JSON or not."""
+        """Invokes a function (by binary name) with these bytes as the payload, JSON or not."""
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/{function}/invocations",
+            f"http://127.0.0.1:{self.lambda_ports[function]}/2015-03-31/functions/{function}/invocations",
             data=body,
             headers={"Content-Type": "application/json"},
             method="POST",

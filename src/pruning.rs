@@ -79,7 +79,9 @@ pub fn choose(
     }
     let mut by_cluster: BTreeMap<&str, Vec<&Backup>> = BTreeMap::new();
     for copy in copies.iter().filter(|c| {
-        c.state == BackupState::Ready && c.source_region.as_deref() == Some(source_region) && has_provenance(&c.tags)
+        c.state == BackupState::Ready
+            && c.source_region.as_deref() == Some(source_region)
+            && has_provenance(&c.tags, source_region)
     }) {
         let Some(cluster) = copy.source_cluster.as_deref() else {
             continue;
@@ -126,7 +128,7 @@ pub fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tags::TAG_SOURCE_BACKUP;
+    use crate::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_REGION};
 
     const NOW: EpochSeconds = 1_795_665_600;
     const DAY: i64 = 86_400;
@@ -140,7 +142,10 @@ mod tests {
             source_region: Some("us-east-1".into()),
             source_cluster: Some(cluster.into()),
             created_at: Some(NOW - age_days * DAY),
-            tags: vec![(TAG_SOURCE_BACKUP.into(), format!("src-{id}"))],
+            tags: vec![
+                (TAG_SOURCE_BACKUP.into(), format!("src-{id}")),
+                (TAG_SOURCE_REGION.into(), "us-east-1".into()),
+            ],
             never_expires: false,
         }
     }
@@ -212,7 +217,17 @@ mod tests {
         let mut original = copy("original", "c1", 100);
         original.source_backup = None;
         original.source_region = None;
-        let copies = [copy("newest", "c1", 0), pinned, manual, other_source, original];
+        // Tagged as a copy of another region's backup (a stack there copying here).
+        let mut other_tag = copy("other-tag", "c1", 100);
+        other_tag.tags[1].1 = "eu-central-1".into();
+        let copies = [
+            copy("newest", "c1", 0),
+            pinned,
+            manual,
+            other_source,
+            original,
+            other_tag,
+        ];
         assert!(choose(&retention(1), "us-east-1", "r", &copies, NOW).is_empty());
     }
 

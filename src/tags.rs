@@ -123,9 +123,12 @@ impl TagPolicy {
     }
 }
 
-/// Whether a copy carries our provenance tags (made by this tool).
-pub fn has_provenance(tags: &[(String, String)]) -> bool {
+/// Whether a copy carries our provenance tags and names `source_region` as its source (made by
+/// this tool, for this region). The pruning role may delete only such copies (its IAM
+/// condition reads the same tag), so pruning never attempts a deletion IAM would refuse.
+pub fn has_provenance(tags: &[(String, String)], source_region: &str) -> bool {
     tags.iter().any(|(k, _)| k == TAG_SOURCE_BACKUP)
+        && tags.iter().any(|(k, v)| k == TAG_SOURCE_REGION && v == source_region)
 }
 
 #[cfg(test)]
@@ -175,7 +178,8 @@ mod tests {
                 (TAG_ATTEMPT, "backup-4kuraxsqetz-to-us-west-2-0/1"),
             ])
         );
-        assert!(has_provenance(&tags));
+        assert!(has_provenance(&tags, "us-east-1"));
+        assert!(!has_provenance(&tags, "eu-west-1"));
     }
 
     #[test]

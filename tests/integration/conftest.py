@@ -1,5 +1,7 @@
 """Each test gets a fresh local stack (moto does not stop running executions on reset). After
-each test, the stack must have seen no request outside the API contract (botocore's model)."""
+each test, the stack must have seen no request outside the API contract (botocore's model) and
+no request IAM denied (each function runs as the role the template gives it): a test that
+means to be denied reads and clears the denials itself."""
 
 from pathlib import Path
 
@@ -13,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def assert_within_contract(stack):
     violations = stack.control("GET", "violations")
     assert violations == [], f"requests outside the API contract: {violations}"
+    denials = stack.control("GET", "denials")
+    assert denials == [], f"requests IAM denied: {denials}"
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_the_sweep_publishes_freshness_per_cluster_and_region(stack):
     stack.wait_for_executions(3)
     # The window (48 h) covers the stale backup: freshness reads what the window reads.
     stack.restart_functions(DESTINATION_REGIONS="us-west-2,eu-west-1", LOOKBACK_HOURS="48")
-    log_before = (stack.log_dir / "cargo-lambda.log").read_text(errors="replace")
+    log_before = stack.function_log("start-copy")
 
     summary, error = stack.invoke("start-copy", schedule_event())
 
@@ -102,7 +102,7 @@ def test_the_sweep_publishes_freshness_per_cluster_and_region(stack):
     assert 29.9 < figures[(stale_cluster, "us-west-2")] < 30.2
     # No copy at all in eu-west-1: the age of the oldest backup it lacks (the 30 h one).
     assert 29.9 < figures[(stale_cluster, "eu-west-1")] < 30.2
-    log = (stack.log_dir / "cargo-lambda.log").read_text(errors="replace")[len(log_before):]
+    log = stack.function_log("start-copy")[len(log_before):]
     lines = [json.loads(line[line.index("{"):]) for line in log.splitlines() if '"_aws"' in line and "NewestCopyAgeHours" in line]
     metrics = {(m["ClusterId"], m["DestinationRegion"]): m["NewestCopyAgeHours"] for m in lines}
     assert metrics == figures

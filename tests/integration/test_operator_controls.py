@@ -69,9 +69,9 @@ def test_a_bad_setting_stops_the_function_at_start_naming_the_setting(stack):
     with pytest.raises(OSError):
         stack.invoke("copy-step", {"action": "copy", "job": check["job"], "attempt": 1}, timeout=15)
 
-    log = (stack.log_dir / "cargo-lambda.log").read_text(errors="replace")
     # Each function's own start is followed by the error naming the setting.
     for function in ("start-copy", "copy-step", "check-copy"):
-        spawned = log.index(f'AWS_LAMBDA_FUNCTION_NAME="{function}"')
+        log = stack.function_log(function)
+        spawned = log.rindex(f'AWS_LAMBDA_FUNCTION_NAME="{function}"')
         assert 'setting DESTINATION_REGIONS="us-west-2,us-west-2" is invalid: us-west-2 is listed twice' in log[spawned:spawned + 4000], function
     assert stack.control("GET", "requests")["counts"] == {}

@@ -273,12 +273,27 @@ def test_task_timeouts_outlast_the_functions_they_run():
         assert definition["States"][state]["TimeoutSeconds"] >= lambda_timeout + 30, state
 
 
-def test_checkov_finds_nothing_unexplained():
+@pytest.fixture(scope="module")
+def translated(tmp_path_factory) -> Path:
+    """The template as SAM translates it, where the roles and function resources exist."""
+    from deployed import translate
+
+    path = tmp_path_factory.mktemp("translated") / "template.json"
+    path.write_text(json.dumps(translate(ROOT, "us-east-1", "123456789012"), indent=1))
+    return path
+
+
+def checkov(path: Path) -> dict:
     result = run(
-        [str(TOOLS / "checkov" / "bin" / "checkov"), "-f", str(TEMPLATE), "--framework", "cloudformation",
+        [str(TOOLS / "checkov" / "bin" / "checkov"), "-f", str(path), "--framework", "cloudformation",
          "--skip-download", "--output", "json"],
     )
-    report = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("which", ["source", "translated"])
+def test_checkov_finds_nothing_unexplained(which, translated):
+    report = checkov(TEMPLATE if which == "source" else translated)
     results = report["results"]
     failed = [(c["check_id"], c["resource"]) for c in results["failed_checks"]]
     assert failed == [], failed
@@ -286,6 +301,15 @@ def test_checkov_finds_nothing_unexplained():
     unexplained = [c["check_id"] for c in results["skipped_checks"] if len(c["check_result"].get("suppress_comment", "")) < 20]
     assert unexplained == []
     assert report["summary"]["passed"] > 0
+    if which == "translated":
+        # Its IAM checks ran on every role (in the untranslated template there is none).
+        roles = {c["resource"] for c in results["passed_checks"] if c["resource"].startswith("AWS::IAM::Role.") and c["check_id"] == "CKV_AWS_111"}
+        assert roles == {f"AWS::IAM::Role.{r}" for r in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "CopyTrackerRole")}
+
+
+def test_cfn_lint_passes_on_the_translated_template(translated):
+    result = run([str(Path(sys.executable).parent / "cfn-lint"), str(translated)])
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_given_up_alarm_watches_the_metric_the_sweep_writes():

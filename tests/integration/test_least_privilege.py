@@ -1,0 +1,132 @@
+"""Least privilege, shown by enforcement: the functions and the state machine run as the roles the
+template gives them (see local/iam_enforce.py), every flow works with all statements, and
+removing any one statement breaks the flow it exists for.
+
+Not exercised here, because the local stack has no CloudWatch Logs, X-Ray or asynchronous Lambda
+invokes: each role's Logs and Trace statements, the state machine's DeliverLogs and start-copy's
+DeadLetters (tests/validation/test_iam_definitions.py checks those against AWS's reference)."""
+
+from __future__ import annotations
+
+import json
+
+from stack import STACK_NAME, SOURCE_REGION, schedule_event, wait_until
+
+NOT_EMULATED = {"Logs", "Trace", "DeliverLogs", "DeadLetters"}
+
+
+def copy_request(backup_id: str, cluster_id: str) -> dict:
+    job = {"sourceBackupId": backup_id, "sourceClusterId": cluster_id, "sourceRegion": SOURCE_REGION,
+           "destinationRegion": "us-west-2", "generation": 0}
+    return {"action": "copy", "job": job, "attempt": 1}
+
+
+def check_request(request: dict) -> dict:
+    return {"job": request["job"], "loop": {"attempt": 1, "checks": 0, "waitSeconds": 0, "startedAt": "2026-11-26T04:00:00Z"},
+            "copy": {"outcome": "COPY_REQUESTED", "attempt": 1, "requestedAt": "2026-11-26T04:00:01Z"},
+            "policy": {"initialWaitSeconds": "1", "maxWaitSeconds": "3", "backoffPercent": "200", "deadlineSeconds": "90",
+                       "maxCopyAttempts": "3", "visibilityGraceSeconds": "10"}}
+
+
+def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
+    iam, sfn = stack.client("iam"), stack.client("stepfunctions")
+    cluster_id, _ = stack.create_cluster()
+    runs = iter(range(1000))
+
+    def sweep_works() -> bool:
+        stack.make_backup(cluster_id)
+        _, error = stack.invoke("start-copy", schedule_event(f"sweep-{next(runs)}"))
+        return error is None
+
+    def copy_step_works() -> bool:
+        request = copy_request(stack.make_backup(cluster_id), cluster_id)
+        result, error = stack.invoke("copy-step", request)
+        return error is None and result["outcome"] == "COPY_REQUESTED"
+
+    def check_copy_works() -> bool:
+        request = copy_request(stack.make_backup(cluster_id), cluster_id)
+        _, error = stack.invoke("check-copy", check_request(request))
+        return error is None
+
+    def execution_works() -> bool:
+        backup_id = stack.make_backup(cluster_id)
+        job = copy_request(backup_id, cluster_id)["job"]
+        arn = sfn.start_execution(stateMachineArn=stack.state_machine_arn, name=f"{backup_id}-to-us-west-2-0",
+                                  input=json.dumps(job, separators=(",", ":")))["executionArn"]
+        status = wait_until("the execution to end", lambda: (s := sfn.describe_execution(executionArn=arn)["status"]) != "RUNNING" and s, timeout=120)
+        return status == "SUCCEEDED"
+
+    flows = {
+        ("StartCopyRole", "ListBackupsAndClusters"): sweep_works,
+        ("StartCopyRole", "StartTracking"): sweep_works,
+        ("StartCopyRole", "InspectTracking"): sweep_works,
+        ("CopyStepRole", "ReadBackups"): copy_step_works,
+        ("CopyStepRole", "CopyBackupsOfThisRegion"): copy_step_works,
+        ("CopyStepRole", "TagCopiesAsTheyAreMade"): copy_step_works,
+        ("CheckCopyRole", "ListCopies"): check_copy_works,
+        ("CopyTrackerRole", "InvokeSteps"): execution_works,
+        ("CopyTrackerRole", "Announce"): execution_works,
+    }
+    # PruneOwnCopies is shown by test_pruning_needs_its_statement_and_nothing_else_can_delete.
+    covered = set(flows) | {("StartCopyRole", "PruneOwnCopies")}
+    statements = {}
+    for logical, role in stack.deployment.roles.items():
+        for policy in role["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                statements[(logical, statement["Sid"])] = policy
+    exercisable = {k for k in statements if k[1] not in NOT_EMULATED}
+    assert exercisable == covered, exercisable ^ covered
+
+    for flow in set(flows.values()):
+        assert flow(), f"{flow.__name__} fails with every statement in place"
+    unbroken = []
+    for (logical, sid), flow in flows.items():
+        policy = statements[(logical, sid)]
+        reduced = {**policy["PolicyDocument"], "Statement": [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] != sid]}
+        role_name = f"{STACK_NAME}-{logical}"
+        iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(reduced))
+        try:
+            works = flow()
+        finally:
+            iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        denials = stack.control("POST", "denials")
+        removed = next(s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == sid)
+        actions = set(removed["Action"] if isinstance(removed["Action"], list) else [removed["Action"]])
+        # Broken because of this statement: one of its actions was denied to this role.
+        cause = [d for den in denials for d in den["denied"] if d["action"] in actions and d["principal"] == role_name]
+        print(f"without {logical}/{sid}: {flow.__name__} -> {'works' if works else 'broken'}, {len(cause)} denial(s) of {sorted(actions)}")
+        if works or not cause:
+            unbroken.append((logical, sid))
+    assert unbroken == [], f"statements whose removal breaks nothing: {unbroken}"
+    stack.wait_for_executions(0, timeout=180)
+    stack.control("POST", "denials")
+
+
+def test_pruning_needs_its_statement_and_nothing_else_can_delete(stack):
+    # Copies 5 and 3 days old, made by this stack (provenance tags name this region).
+    made = stack.control("POST", "seed", {"clusters": 1, "backups": 3, "everyHours": 48, "copyTo": ["us-west-2"]})
+    stack.restart_functions(RETENTION_DAYS="2", LOOKBACK_HOURS="24")
+    iam = stack.client("iam")
+    role = stack.deployment.roles["StartCopyRole"]["Properties"]["Policies"][0]
+    reduced = {**role["PolicyDocument"], "Statement": [s for s in role["PolicyDocument"]["Statement"] if s["Sid"] != "PruneOwnCopies"]}
+    iam.put_role_policy(RoleName=f"{STACK_NAME}-StartCopyRole", PolicyName=role["PolicyName"], PolicyDocument=json.dumps(reduced))
+    summary, _ = stack.invoke("start-copy", {"action": "prune"})
+    denials = stack.control("POST", "denials")
+    assert any(d["operation"] == "DeleteBackup" for d in denials), denials
+    assert summary is not None and summary.get("prunedCount", 0) == 0, summary
+    iam.put_role_policy(RoleName=f"{STACK_NAME}-StartCopyRole", PolicyName=role["PolicyName"], PolicyDocument=json.dumps(role["PolicyDocument"]))
+    summary, error = stack.invoke("start-copy", {"action": "prune"})
+    assert error is None and summary["prunedCount"] >= 1, (summary, made)
+    # The copy step, which may tag, cannot delete.
+    copy = next(b for b in stack.hsm("us-west-2").describe_backups()["Backups"] if b["BackupState"] == "READY")
+    session = stack.credentials["copy-step"]
+    import boto3
+
+    hsm = boto3.client("cloudhsmv2", region_name="us-west-2", endpoint_url=stack.endpoint, aws_access_key_id=session["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=session["AWS_SECRET_ACCESS_KEY"], aws_session_token=session["AWS_SESSION_TOKEN"])
+    try:
+        hsm.delete_backup(BackupId=copy["BackupId"])
+        raise AssertionError("the copy step's role deleted a backup")
+    except hsm.exceptions.CloudHsmAccessDeniedException:
+        pass
+    assert stack.control("POST", "denials")
