@@ -30,7 +30,9 @@ def main() -> int:
     say()
     say("[1/6] Starting the local stack ...")
     with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS) as stack:
-        say(f"      moto on 127.0.0.1:{stack.moto_port}, functions on 127.0.0.1:{sorted(stack.lambda_ports.values())}, logs in {stack.log_dir}")
+        ports = ", ".join(f"{f} :{p}" for f, p in stack.lambda_ports.items())
+        say(f"      moto on 127.0.0.1:{stack.moto_port}; functions {ports}; logs in {stack.log_dir}")
+        say("      each function runs as the role the template gives it, with IAM enforced")
 
         say(f"[2/6] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
         cluster_id, backup_id = stack.create_cluster(tags=[{"Key": "team", "Value": "payments"}])

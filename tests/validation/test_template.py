@@ -192,6 +192,17 @@ def test_service_trust_and_resource_policies_name_their_source():
     assert sorted(alarm_sources) == sorted(d.get_att(n, "Arn") for n in alarms)
 
 
+def test_only_our_rules_may_invoke_start_copy():
+    d = deployment()
+    permissions = d.resources("AWS::Lambda::Permission")
+    rules = {n for n, r in d.template["Resources"].items() if r["Type"] == "AWS::Events::Rule" and n.startswith("StartCopyFunction")}
+    assert len(permissions) == len(rules) == 4
+    for name, permission in permissions.items():
+        props = permission["Properties"]
+        assert (props["Principal"], props["FunctionName"]) == ("events.amazonaws.com", d.ref("StartCopyFunction")), name
+        assert props["SourceArn"] in {d.get_att(r, "Arn") for r in rules}, name
+
+
 def test_failed_events_and_logs_outlive_the_stack():
     resources = template()["Resources"]
     for name, res in resources.items():
