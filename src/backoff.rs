@@ -57,13 +57,7 @@ mod tests {
     use super::*;
 
     fn error(kind: AwsErrorKind) -> AwsError {
-        AwsError {
-            operation: "CopyBackupToRegion",
-            region: "us-east-1".into(),
-            kind,
-            code: None,
-            message: "m".into(),
-        }
+        AwsError::new("CopyBackupToRegion", "us-east-1", kind, None, "m")
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,17 +1,38 @@
 //! Errors shared by the handlers, and how they reach the Lambda runtime and the state machine.
 //!
-//! The state machine's `Retry`/`Catch` match `Diagnostic.error_type`, so the names below are a
-//! stable interface: `Retryable` (worth retrying with backoff), `NonRetryable` (will fail the same
-//! way again) and `InvalidInput` (the payload itself is wrong; no AWS call was made).
+//! The state machine's `Retry`/`Catch` match `Diagnostic.error_type`, so the names of
+//! [`ErrorType`] are a stable interface. Each handler's error says which it is
+//! ([`Classified`]); [`diagnostic`] is the one way any of them reaches the runtime.
 
 use lambda_runtime::Diagnostic;
 
-/// `error_type` for failures that a later attempt may not hit (throttling, 5xx, timeouts).
-pub const RETRYABLE: &str = "Retryable";
-/// `error_type` for failures that will repeat (access denied, invalid request, missing resource).
-pub const NON_RETRYABLE: &str = "NonRetryable";
-/// `error_type` for payloads that cannot be understood.
-pub const INVALID_INPUT: &str = "InvalidInput";
+/// The `error_type` a failure carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    /// A later attempt may not hit it (throttling, 5xx, timeouts).
+    Retryable,
+    /// It will repeat (access denied, invalid request, missing resource).
+    NonRetryable,
+    /// The payload itself is wrong, or asks for something outside the deployment; no AWS call
+    /// was made.
+    InvalidInput,
+}
+
+impl ErrorType {
+    /// The name Retry/Catch `ErrorEquals` match.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Retryable => "Retryable",
+            Self::NonRetryable => "NonRetryable",
+            Self::InvalidInput => "InvalidInput",
+        }
+    }
+}
+
+/// A handler error that knows its [`ErrorType`].
+pub trait Classified: std::fmt::Display {
+    fn error_type(&self) -> ErrorType;
+}
 
 /// What kind of failure an AWS call had, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +66,34 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    pub fn new(
+        operation: &'static str,
+        region: impl Into<String>,
+        kind: AwsErrorKind,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            operation,
+            region: region.into(),
+            kind,
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         self.kind.is_retryable()
+    }
+}
+
+impl Classified for AwsError {
+    fn error_type(&self) -> ErrorType {
+        if self.is_retryable() {
+            ErrorType::Retryable
+        } else {
+            ErrorType::NonRetryable
+        }
     }
 }
 
@@ -54,10 +101,10 @@ impl AwsError {
 /// must not be able to fill them, so messages are cut to this many characters.
 pub const MAX_MESSAGE_CHARS: usize = 1024;
 
-/// Builds a [`Diagnostic`] with one of the stable names above.
-pub fn diagnostic(error_type: &str, error: &dyn std::fmt::Display) -> Diagnostic {
+/// The [`Diagnostic`] of a handler error: its stable name and its capped message.
+pub fn diagnostic(error: &impl Classified) -> Diagnostic {
     Diagnostic {
-        error_type: error_type.to_owned(),
+        error_type: error.error_type().name().to_owned(),
         error_message: excerpt(&error.to_string(), MAX_MESSAGE_CHARS),
     }
 }
@@ -78,8 +125,18 @@ mod tests {
     fn messages_are_capped() {
         assert_eq!(excerpt("short", 10), "short");
         assert_eq!(excerpt("ééééé", 2), "éé... (10 bytes in all)");
-        let d = diagnostic(RETRYABLE, &"x".repeat(100_000));
+        let long = AwsError::new(
+            "DescribeBackups",
+            "us-east-1",
+            AwsErrorKind::Throttled,
+            None,
+            "x".repeat(100_000),
+        );
+        let d = diagnostic(&long);
         assert!(d.error_message.len() < MAX_MESSAGE_CHARS + 40);
         assert_eq!(d.error_type, "Retryable");
+        let denied = AwsError::new("DeleteBackup", "us-west-2", AwsErrorKind::AccessDenied, None, "no");
+        assert_eq!(diagnostic(&denied).error_type, "NonRetryable");
+        assert_eq!(ErrorType::InvalidInput.name(), "InvalidInput");
     }
 }

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::error::AwsError;
 use crate::freshness::Freshness;
-use crate::plan::SkipReason;
+use crate::job::CopyJob;
+use crate::plan::{PlanItem, SkipReason};
 use crate::pruning::Prune;
 
 /// The summary lists at most this many items of each kind (a first sweep may start, skip or
@@ -96,6 +97,22 @@ pub struct Failed {
 }
 
 impl Summary {
+    /// The plan's jobs; its skips go into the summary.
+    pub(crate) fn take_jobs(&mut self, plan: Vec<PlanItem>) -> Vec<CopyJob> {
+        let mut jobs = Vec::new();
+        for item in plan {
+            match item {
+                PlanItem::Skip {
+                    backup_id,
+                    destination_region,
+                    reason,
+                } => self.skip(&backup_id, destination_region.as_deref(), reason),
+                PlanItem::Copy(job) => jobs.push(job),
+            }
+        }
+        jobs
+    }
+
     pub(crate) fn skip(&mut self, source_backup_id: &str, destination_region: Option<&str>, reason: SkipReason) {
         *self.skipped_counts.entry(reason.name().to_owned()).or_default() += 1;
         if self.skipped.len() < MAX_LISTED {

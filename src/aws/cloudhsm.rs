@@ -57,13 +57,13 @@ impl CloudHsm {
         match (self.clients.get(region), &self.shared) {
             (Some(client), _) => Ok(client.clone()),
             (None, Some(shared)) => Ok(Self::build(shared, region)),
-            (None, None) => Err(AwsError {
+            (None, None) => Err(AwsError::new(
                 operation,
-                region: region.to_owned(),
-                kind: AwsErrorKind::Other,
-                code: None,
-                message: "no CloudHSM client for this region".into(),
-            }),
+                region,
+                AwsErrorKind::Other,
+                None,
+                "no CloudHSM client for this region",
+            )),
         }
     }
 
@@ -196,12 +196,14 @@ impl BackupApi for CloudHsm {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError {
-                operation: OPERATION,
-                region: source_region.to_owned(),
-                kind: AwsErrorKind::InvalidRequest,
-                code: None,
-                message: e.to_string(),
+            .map_err(|e| {
+                AwsError::new(
+                    OPERATION,
+                    source_region,
+                    AwsErrorKind::InvalidRequest,
+                    None,
+                    e.to_string(),
+                )
             })?;
         self.client(source_region, OPERATION)?
             .copy_backup_to_region()

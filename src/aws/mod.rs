@@ -62,13 +62,7 @@ where
         .message()
         .map(str::to_owned)
         .unwrap_or_else(|| DisplayErrorContext(err).to_string());
-    AwsError {
-        operation,
-        region: region.to_owned(),
-        kind,
-        code,
-        message,
-    }
+    AwsError::new(operation, region, kind, code, message)
 }
 
 fn kind_from_code(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::config::CheckCopyConfig;
-use crate::error::{AwsError, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
+use crate::error::{AwsError, Classified, ErrorType, diagnostic};
 use crate::payload::Payload;
 use crate::ports::{BackupApi, BackupQuery};
 use crate::scope::OutOfScope;
@@ -25,16 +25,18 @@ pub enum CheckCopyError {
     Aws(#[from] AwsError),
 }
 
+impl Classified for CheckCopyError {
+    fn error_type(&self) -> ErrorType {
+        match self {
+            Self::InvalidInput(_) | Self::Tracking(_) | Self::OutOfScope(_) => ErrorType::InvalidInput,
+            Self::Aws(aws) => aws.error_type(),
+        }
+    }
+}
+
 impl From<CheckCopyError> for Diagnostic {
     fn from(e: CheckCopyError) -> Self {
-        let error_type = match &e {
-            CheckCopyError::InvalidInput(_) | CheckCopyError::Tracking(_) | CheckCopyError::OutOfScope(_) => {
-                INVALID_INPUT
-            }
-            CheckCopyError::Aws(aws) if aws.is_retryable() => RETRYABLE,
-            CheckCopyError::Aws(_) => NON_RETRYABLE,
-        };
-        diagnostic(error_type, &e)
+        diagnostic(&e)
     }
 }
 

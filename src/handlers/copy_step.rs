@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use crate::backoff::retry_throttled;
 use crate::config::CopyStepConfig;
 use crate::copy_guard::{CopyOutcome, CopyRequest, CopyResult, decide_copy};
-use crate::error::{AwsError, AwsErrorKind, INVALID_INPUT, NON_RETRYABLE, RETRYABLE, diagnostic};
+use crate::error::{AwsError, AwsErrorKind, Classified, ErrorType, diagnostic};
 use crate::job::JobError;
 use crate::payload::Payload;
 use crate::ports::{BackupApi, BackupQuery};
@@ -33,14 +33,19 @@ pub enum CopyStepError {
     SourceMissing(String),
 }
 
+impl Classified for CopyStepError {
+    fn error_type(&self) -> ErrorType {
+        match self {
+            Self::InvalidInput(_) | Self::Job(_) | Self::OutOfScope(_) => ErrorType::InvalidInput,
+            Self::Aws(aws) => aws.error_type(),
+            Self::Tags(_) | Self::SourceMissing(_) => ErrorType::NonRetryable,
+        }
+    }
+}
+
 impl From<CopyStepError> for Diagnostic {
     fn from(e: CopyStepError) -> Self {
-        let error_type = match &e {
-            CopyStepError::InvalidInput(_) | CopyStepError::Job(_) | CopyStepError::OutOfScope(_) => INVALID_INPUT,
-            CopyStepError::Aws(aws) if aws.is_retryable() => RETRYABLE,
-            CopyStepError::Aws(_) | CopyStepError::Tags(_) | CopyStepError::SourceMissing(_) => NON_RETRYABLE,
-        };
-        diagnostic(error_type, &e)
+        diagnostic(&e)
     }
 }
 

@@ -63,13 +63,7 @@ impl BackupApi for FakeHsm {
         if let Some((failing, kind)) = &self.failing_region
             && failing == region
         {
-            return Err(AwsError {
-                operation: "DescribeBackups",
-                region: region.into(),
-                kind: *kind,
-                code: None,
-                message: "injected".into(),
-            });
+            return Err(AwsError::new("DescribeBackups", region, *kind, None, "injected"));
         }
         let kind = match query {
             BackupQuery::Ids(_) => "Ids",
@@ -110,13 +104,13 @@ impl BackupApi for FakeHsm {
             .unwrap()
             .push(format!("CopyBackupToRegion {source_region} {backup_id} {destination}"));
         if let Some(kind) = self.failing_copy {
-            return Err(AwsError {
-                operation: "CopyBackupToRegion",
-                region: source_region.into(),
+            return Err(AwsError::new(
+                "CopyBackupToRegion",
+                source_region,
                 kind,
-                code: None,
-                message: "injected".into(),
-            });
+                None,
+                "injected",
+            ));
         }
         let n = self.in_region(destination).len();
         self.add(
