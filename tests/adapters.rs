@@ -224,11 +224,9 @@ async fn a_copy_request_is_never_retried_by_the_sdk_but_listings_are() {
         .http_status(503, None)
         .output(|| CopyBackupToRegionOutput::builder().build())
         .build();
-    // The production retry configuration (standard mode, 3 attempts); the clock is paused, so
-    // backoff sleeps take no time.
-    let standard = |c: aws_sdk_cloudhsmv2::config::Builder| {
-        c.retry_config(RetryConfig::standard().with_max_attempts(cloudhsm_backup_copy::aws::limits::MAX_ATTEMPTS))
-    };
+    // The retry configuration every production client gets (`aws::retry_config`); the clock is
+    // paused, so backoff sleeps take no time.
+    let standard = |c: aws_sdk_cloudhsmv2::config::Builder| c.retry_config(cloudhsm_backup_copy::aws::retry_config());
     let copier = hsm(
         "us-east-1",
         mock_client!(aws_sdk_cloudhsmv2, RuleMode::Sequential, [&copy], standard),
@@ -239,7 +237,7 @@ async fn a_copy_request_is_never_retried_by_the_sdk_but_listings_are() {
         .unwrap_err();
     assert_eq!((copy.num_calls(), err.kind), (1, AwsErrorKind::Transient));
 
-    // The same shared configuration retries a read.
+    // The same shared configuration retries a read: 503, 503, then the answer.
     let list = mock!(HsmClient::describe_backups)
         .sequence()
         .http_status(503, None)

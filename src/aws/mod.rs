@@ -101,20 +101,26 @@ pub mod limits {
     pub const MAX_ATTEMPTS: u32 = 3;
 }
 
+/// The retries every client shares: standard mode (backoff with jitter, a retry quota).
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(limits::MAX_ATTEMPTS)
+}
+
+/// The timeouts every client shares.
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(limits::CONNECT_TIMEOUT)
+        .operation_attempt_timeout(limits::ATTEMPT_TIMEOUT)
+        .operation_timeout(limits::OPERATION_TIMEOUT)
+        .build()
+}
+
 /// The shared SDK configuration (credentials, region and endpoint from the environment) with
 /// the timeouts and retries above.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    use aws_config::retry::RetryConfig;
-    use aws_config::timeout::TimeoutConfig;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(limits::CONNECT_TIMEOUT)
-                .operation_attempt_timeout(limits::ATTEMPT_TIMEOUT)
-                .operation_timeout(limits::OPERATION_TIMEOUT)
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(limits::MAX_ATTEMPTS))
+        .timeout_config(timeout_config())
+        .retry_config(retry_config())
         .load()
         .await
 }
