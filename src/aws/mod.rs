@@ -52,6 +52,8 @@ where
     let code = err.code().map(str::to_owned);
     let status = err.raw_response().map(|r| r.status().as_u16());
     let kind = match err {
+        // Missing or unusable credentials fail before anything is sent, the same way every time.
+        SdkError::DispatchFailure(_) if is_credentials_error(err) => AwsErrorKind::AccessDenied,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             AwsErrorKind::Transient
         }
@@ -63,6 +65,20 @@ where
         .map(str::to_owned)
         .unwrap_or_else(|| DisplayErrorContext(err).to_string());
     AwsError::new(operation, region, kind, code, message)
+}
+
+/// Whether the error comes from resolving credentials (the SDK reports it as a dispatch failure).
+fn is_credentials_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn kind_from_code(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
@@ -123,4 +139,31 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         .retry_config(retry_config())
         .load()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_cloudhsmv2::error::ConnectorError;
+    use aws_sdk_cloudhsmv2::operation::describe_backups::DescribeBackupsError;
+
+    fn dispatch(e: ConnectorError) -> AwsError {
+        let err: SdkError<DescribeBackupsError, HttpResponse> = SdkError::dispatch_failure(e);
+        classify("DescribeBackups", "us-east-1", &err)
+    }
+
+    #[test]
+    fn missing_credentials_are_not_retried_but_connection_failures_are() {
+        // How the SDK reports a credentials provider that found nothing.
+        let no_credentials = ConnectorError::other(
+            Box::new(CredentialsError::not_loaded("no credentials in the environment")),
+            None,
+        );
+        assert_eq!(dispatch(no_credentials).kind, AwsErrorKind::AccessDenied);
+        let refused = ConnectorError::io(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        assert_eq!(dispatch(refused).kind, AwsErrorKind::Transient);
+        let other = ConnectorError::other(Box::new(std::io::Error::other("reset")), None);
+        assert_eq!(dispatch(other).kind, AwsErrorKind::Transient);
+    }
 }
