@@ -29,16 +29,12 @@ fn simulate(policy: &PollPolicy, duration: i64) -> Result<Run, String> {
         destination_region: "us-west-2".into(),
         generation: 0,
     };
-    let copy = |state| Backup {
-        id: "backup-copycopycop".into(),
-        cluster_id: None,
-        state,
-        source_backup: Some(job.source_backup_id.clone()),
-        source_region: Some("us-east-1".into()),
-        source_cluster: None,
-        created_at: Some(T0),
-        tags: vec![],
-        never_expires: false,
+    let copy = |state| {
+        Backup::original("backup-copycopycop", None, state, Some(T0)).copied_from(
+            &job.source_backup_id,
+            "us-east-1",
+            None,
+        )
     };
     let mut loop_state = LoopState {
         attempt: 1,

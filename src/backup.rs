@@ -70,6 +70,41 @@ pub struct Backup {
 }
 
 impl Backup {
+    /// An original backup (no source fields, no tags), as tests and examples start from.
+    pub fn original(id: &str, cluster_id: Option<&str>, state: BackupState, created_at: Option<EpochSeconds>) -> Self {
+        Self {
+            id: id.to_owned(),
+            cluster_id: cluster_id.map(str::to_owned),
+            state,
+            source_backup: None,
+            source_region: None,
+            source_cluster: None,
+            created_at,
+            tags: Vec::new(),
+            never_expires: false,
+        }
+    }
+
+    /// The same backup as a copy of `source_backup` from `source_region`: copies belong to no
+    /// cluster and name their source's.
+    pub fn copied_from(self, source_backup: &str, source_region: &str, source_cluster: Option<&str>) -> Self {
+        Self {
+            cluster_id: None,
+            source_backup: Some(source_backup.to_owned()),
+            source_region: Some(source_region.to_owned()),
+            source_cluster: source_cluster.map(str::to_owned),
+            ..self
+        }
+    }
+
+    /// The same backup with these tags (replacing any).
+    pub fn tagged(self, tags: &[(&str, &str)]) -> Self {
+        Self {
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            ..self
+        }
+    }
+
     /// Copies carry `SourceBackup`; an original backup has none.
     pub fn is_copy(&self) -> bool {
         self.source_backup.is_some()
@@ -79,6 +114,22 @@ impl Backup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_builder_makes_originals_and_copies() {
+        let original =
+            Backup::original("backup-a", Some("cluster-c"), BackupState::Ready, Some(5)).tagged(&[("k", "v")]);
+        assert!(!original.is_copy());
+        assert_eq!(
+            (original.cluster_id.as_deref(), original.tags.len()),
+            (Some("cluster-c"), 1)
+        );
+        let copy = original.clone().copied_from("backup-s", "us-east-1", Some("cluster-c"));
+        assert!(copy.is_copy());
+        assert_eq!(copy.cluster_id, None);
+        assert_eq!(copy.source_cluster.as_deref(), Some("cluster-c"));
+        assert_eq!((copy.created_at, copy.tags), (Some(5), original.tags));
+    }
 
     #[test]
     fn states_map_from_and_to_the_wire() {

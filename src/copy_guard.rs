@@ -82,16 +82,10 @@ mod tests {
     }
 
     fn copy(id: &str, state: BackupState, marker: Option<String>) -> Backup {
-        Backup {
-            id: id.into(),
-            cluster_id: None,
-            state,
-            source_backup: Some("backup-4kuraxsqetz".into()),
-            source_region: Some("us-east-1".into()),
-            source_cluster: None,
-            created_at: None,
-            tags: marker.map(|m| vec![(TAG_ATTEMPT.to_owned(), m)]).unwrap_or_default(),
-            never_expires: false,
+        let copy = Backup::original(id, None, state, None).copied_from("backup-4kuraxsqetz", "us-east-1", None);
+        match marker {
+            Some(m) => copy.tagged(&[(TAG_ATTEMPT, &m)]),
+            None => copy,
         }
     }
 

@@ -93,27 +93,13 @@ mod tests {
     const NOW: EpochSeconds = 1_795_665_600;
 
     fn backup(id: &str, cluster: &str, hours_ago: i64) -> Backup {
-        Backup {
-            id: id.into(),
-            cluster_id: Some(cluster.into()),
-            state: BackupState::Ready,
-            source_backup: None,
-            source_region: None,
-            source_cluster: None,
-            created_at: Some(NOW - hours_ago * 3600),
-            tags: vec![],
-            never_expires: false,
-        }
+        Backup::original(id, Some(cluster), BackupState::Ready, Some(NOW - hours_ago * 3600))
     }
 
     fn copy(id: &str, cluster: &str, hours_ago: i64, state: BackupState) -> Backup {
         Backup {
-            cluster_id: None,
             state,
-            source_backup: Some("backup-x".into()),
-            source_region: Some("us-east-1".into()),
-            source_cluster: Some(cluster.into()),
-            ..backup(id, cluster, hours_ago)
+            ..backup(id, cluster, hours_ago).copied_from("backup-x", "us-east-1", Some(cluster))
         }
     }
 

@@ -181,16 +181,14 @@ mod tests {
     const NOW: EpochSeconds = 1_795_665_600;
 
     fn backup(id: &str, state: BackupState, source: Option<&str>, created_at: EpochSeconds) -> Backup {
-        Backup {
-            id: id.into(),
-            cluster_id: Some("cluster-kzlczlspnho".into()),
-            state,
-            source_backup: source.map(str::to_owned),
-            source_region: source.map(|_| "eu-west-1".to_owned()),
-            source_cluster: None,
-            created_at: Some(created_at),
-            tags: vec![],
-            never_expires: false,
+        let original = Backup::original(id, Some("cluster-kzlczlspnho"), state, Some(created_at));
+        match source {
+            // As the test data had it: a copy that still names its cluster.
+            Some(source) => Backup {
+                cluster_id: original.cluster_id.clone(),
+                ..original.copied_from(source, "eu-west-1", None)
+            },
+            None => original,
         }
     }
 

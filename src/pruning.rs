@@ -134,20 +134,10 @@ mod tests {
     const DAY: i64 = 86_400;
 
     fn copy(id: &str, cluster: &str, age_days: i64) -> Backup {
-        Backup {
-            id: id.into(),
-            cluster_id: None,
-            state: BackupState::Ready,
-            source_backup: Some(format!("src-{id}")),
-            source_region: Some("us-east-1".into()),
-            source_cluster: Some(cluster.into()),
-            created_at: Some(NOW - age_days * DAY),
-            tags: vec![
-                (TAG_SOURCE_BACKUP.into(), format!("src-{id}")),
-                (TAG_SOURCE_REGION.into(), "us-east-1".into()),
-            ],
-            never_expires: false,
-        }
+        let source = format!("src-{id}");
+        Backup::original(id, None, BackupState::Ready, Some(NOW - age_days * DAY))
+            .copied_from(&source, "us-east-1", Some(cluster))
+            .tagged(&[(TAG_SOURCE_BACKUP, &source), (TAG_SOURCE_REGION, "us-east-1")])
     }
 
     fn ids(p: &[Prune]) -> Vec<&str> {

@@ -327,25 +327,12 @@ mod tests {
     }
 
     fn copy(id: &str, state: BackupState, created_at: EpochSeconds) -> Backup {
-        Backup {
-            id: id.into(),
-            cluster_id: None,
-            state,
-            source_backup: Some("backup-4kuraxsqetz".into()),
-            source_region: Some("us-east-1".into()),
-            source_cluster: None,
-            created_at: Some(created_at),
-            tags: vec![],
-            never_expires: false,
-        }
+        Backup::original(id, None, state, Some(created_at)).copied_from("backup-4kuraxsqetz", "us-east-1", None)
     }
 
     /// A copy made by `job(generation)`'s attempt `attempt`.
     fn marked(id: &str, state: BackupState, generation: u32, attempt: u32) -> Backup {
-        Backup {
-            tags: vec![(TAG_ATTEMPT.to_owned(), job(generation).attempt_marker(attempt))],
-            ..copy(id, state, T0)
-        }
+        copy(id, state, T0).tagged(&[(TAG_ATTEMPT, &job(generation).attempt_marker(attempt))])
     }
 
     fn input(generation: u32, attempt: u32, wait: u32, requested_at: EpochSeconds) -> CheckInput {

@@ -267,17 +267,7 @@ mod tests {
     use super::*;
 
     fn at(t: Option<i64>) -> Backup {
-        Backup {
-            id: "backup-aaaaaaaaaaa".into(),
-            cluster_id: None,
-            state: BackupState::Ready,
-            source_backup: None,
-            source_region: None,
-            source_cluster: None,
-            created_at: t,
-            tags: vec![],
-            never_expires: false,
-        }
+        Backup::original("backup-aaaaaaaaaaa", None, BackupState::Ready, t)
     }
 
     #[test]

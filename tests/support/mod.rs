@@ -116,15 +116,14 @@ impl BackupApi for FakeHsm {
         self.add(
             destination,
             Backup {
-                id: format!("backup-copy{n:0>6}"),
-                cluster_id: None,
-                state: BackupState::CreateInProgress,
-                source_backup: Some(backup_id.into()),
-                source_region: Some(source_region.into()),
-                source_cluster: Some(CLUSTER.into()),
-                created_at: Some(NOW),
                 tags: tags.to_vec(),
-                never_expires: false,
+                ..Backup::original(
+                    &format!("backup-copy{n:0>6}"),
+                    None,
+                    BackupState::CreateInProgress,
+                    Some(NOW),
+                )
+                .copied_from(backup_id, source_region, Some(CLUSTER))
             },
         );
         Ok(())
@@ -161,17 +160,7 @@ fn after(b: &Backup, since: Option<i64>) -> bool {
 }
 
 pub fn original(id: &str, state: BackupState, created_at: i64) -> Backup {
-    Backup {
-        id: id.into(),
-        cluster_id: Some(CLUSTER.into()),
-        state,
-        source_backup: None,
-        source_region: None,
-        source_cluster: None,
-        created_at: Some(created_at),
-        tags: vec![("team".into(), "payments".into())],
-        never_expires: false,
-    }
+    Backup::original(id, Some(CLUSTER), state, Some(created_at)).tagged(&[("team", "payments")])
 }
 
 pub fn event_file(name: &str) -> Value {
