@@ -19,6 +19,7 @@ pub mod job;
 pub mod metrics;
 pub mod payload;
 pub mod plan;
+pub mod poll_policy;
 pub mod ports;
 pub mod pruning;
 pub mod report;

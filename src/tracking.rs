@@ -8,11 +8,12 @@
 //! source, whoever made it, ends the loop in success. Copies are never counted: AWS does not
 //! say how long a DELETED copy stays listed.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::backup::{Backup, BackupState};
 use crate::copy_guard::CopyResult;
 use crate::job::{CopyJob, JobError, is_attempts_copy};
+pub use crate::poll_policy::PollPolicy;
 use crate::time::{EpochSeconds, parse_rfc3339, to_rfc3339};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,71 +26,6 @@ impl From<JobError> for TrackingError {
     fn from(e: JobError) -> Self {
         let JobError::InvalidInput(m) = e;
         Self::InvalidInput(m)
-    }
-}
-
-/// The poll loop's settings, given by the state machine definition (template parameters).
-/// Numbers may arrive as strings, because DefinitionSubstitutions substitutes text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PollPolicy {
-    #[serde(deserialize_with = "number_or_string")]
-    pub initial_wait_seconds: u32,
-    #[serde(deserialize_with = "number_or_string")]
-    pub max_wait_seconds: u32,
-    /// Growth of the wait between checks, in percent (150 = x1.5).
-    #[serde(deserialize_with = "number_or_string")]
-    pub backoff_percent: u32,
-    #[serde(deserialize_with = "number_or_string")]
-    pub deadline_seconds: u32,
-    #[serde(deserialize_with = "number_or_string")]
-    pub max_copy_attempts: u32,
-    /// How long a requested copy may stay invisible in the destination before it counts as lost.
-    #[serde(deserialize_with = "number_or_string")]
-    pub visibility_grace_seconds: u32,
-}
-
-fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Number(u32),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Number(n) => Ok(n),
-        Raw::Text(s) => s.trim().parse().map_err(serde::de::Error::custom),
-    }
-}
-
-impl PollPolicy {
-    pub fn validate(&self) -> Result<(), TrackingError> {
-        let fail = |m: &str| Err(TrackingError::InvalidInput(format!("policy: {m}")));
-        if self.initial_wait_seconds == 0 {
-            return fail("initialWaitSeconds must be at least 1");
-        }
-        if self.max_wait_seconds < self.initial_wait_seconds {
-            return fail("maxWaitSeconds must be at least initialWaitSeconds");
-        }
-        if self.backoff_percent < 100 {
-            return fail("backoffPercent must be at least 100 (waits never shrink)");
-        }
-        if self.deadline_seconds < self.initial_wait_seconds {
-            return fail("deadlineSeconds must be at least initialWaitSeconds");
-        }
-        if self.max_copy_attempts == 0 {
-            return fail("maxCopyAttempts must be at least 1");
-        }
-        Ok(())
-    }
-
-    /// The wait after a check that found the copy still on its way.
-    pub fn next_wait(&self, previous: u32) -> u32 {
-        if previous == 0 {
-            return self.initial_wait_seconds;
-        }
-        let grown = (u64::from(previous) * u64::from(self.backoff_percent)).div_ceil(100);
-        u32::try_from(grown).unwrap_or(u32::MAX).min(self.max_wait_seconds)
     }
 }
 
@@ -228,32 +164,8 @@ pub fn decide_check(valid: ValidCheck, listing: Option<&[Backup]>, now: EpochSec
     let elapsed = (now - started_at).max(0);
     let deadline = i64::from(policy.deadline_seconds);
     let attempt = loop_state.attempt.max(1);
+    let (state, listed) = observe(&job, attempt, listing);
     let can_recopy = attempt < policy.max_copy_attempts;
-
-    let copies = listing.unwrap_or_default();
-    let newest = |state: BackupState| {
-        copies
-            .iter()
-            .filter(|c| c.state == state)
-            .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)))
-    };
-    let attempts_dead_copy = copies.iter().find(|c| {
-        matches!(c.state, BackupState::Deleted | BackupState::PendingDeletion)
-            && is_attempts_copy(&job, attempt, &c.tags)
-    });
-
-    let (state, listed) = if listing.is_none() {
-        (CopyState::Unknown, None)
-    } else if let Some(ready) = newest(BackupState::Ready) {
-        (CopyState::Ready, Some(ready))
-    } else if let Some(pending) = newest(BackupState::CreateInProgress) {
-        (CopyState::CreateInProgress, Some(pending))
-    } else if let Some(dead) = attempts_dead_copy {
-        (CopyState::Deleted, Some(dead))
-    } else {
-        (CopyState::NotVisible, None)
-    };
-
     let (next, reason) = match state {
         CopyState::Ready => (Next::Succeed, None),
         _ if elapsed >= deadline => (Next::Fail, Some(Reason::DeadlineExceeded)),
@@ -264,36 +176,61 @@ pub fn decide_check(valid: ValidCheck, listing: Option<&[Backup]>, now: EpochSec
         CopyState::NotVisible if can_recopy => (Next::Recopy, Some(Reason::CopyNotVisible)),
         CopyState::NotVisible => (Next::Fail, Some(Reason::CopyNotVisible)),
     };
-
-    let next_loop = LoopState {
-        attempt: if next == Next::Recopy { attempt + 1 } else { attempt },
-        checks: loop_state.checks.saturating_add(1),
-        wait_seconds: match next {
-            // Never sleep past the deadline: the check after it reports the timeout promptly.
-            Next::Wait => {
-                let remaining = u32::try_from((deadline - elapsed).max(1)).unwrap_or(u32::MAX);
-                policy.next_wait(loop_state.wait_seconds).min(remaining)
-            }
-            // A new attempt starts its backoff afresh.
-            Next::Recopy => 0,
-            Next::Succeed | Next::Fail => loop_state.wait_seconds,
-        },
-        started_at: loop_state.started_at,
+    let wait_seconds = match next {
+        // Never sleep past the deadline: the check after it reports the timeout promptly.
+        Next::Wait => {
+            let remaining = u32::try_from((deadline - elapsed).max(1)).unwrap_or(u32::MAX);
+            policy.next_wait(loop_state.wait_seconds).min(remaining)
+        }
+        // A new attempt starts its backoff afresh.
+        Next::Recopy => 0,
+        Next::Succeed | Next::Fail => loop_state.wait_seconds,
     };
     let check = CheckResult {
         state,
         next,
         reason,
         destination_backup_id: listed.map(|b| b.id.clone()),
-        copies_seen: u32::try_from(copies.len()).unwrap_or(u32::MAX),
+        copies_seen: u32::try_from(listing.map_or(0, <[Backup]>::len)).unwrap_or(u32::MAX),
         elapsed_seconds: elapsed,
         checked_at: to_rfc3339(now),
     };
     CheckOutput {
         job,
-        loop_state: next_loop,
+        loop_state: LoopState {
+            attempt: if next == Next::Recopy { attempt + 1 } else { attempt },
+            checks: loop_state.checks.saturating_add(1),
+            wait_seconds,
+            started_at: loop_state.started_at,
+        },
         copy,
         check,
+    }
+}
+
+/// What the listing shows of the source's copies: any READY or CREATE_IN_PROGRESS copy (the
+/// newest), else this attempt's own dead copy, else nothing; `None` (a failed listing) is no news.
+fn observe<'a>(job: &CopyJob, attempt: u32, listing: Option<&'a [Backup]>) -> (CopyState, Option<&'a Backup>) {
+    let Some(copies) = listing else {
+        return (CopyState::Unknown, None);
+    };
+    let newest = |state: BackupState| {
+        copies
+            .iter()
+            .filter(|c| c.state == state)
+            .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)))
+    };
+    if let Some(ready) = newest(BackupState::Ready) {
+        (CopyState::Ready, Some(ready))
+    } else if let Some(pending) = newest(BackupState::CreateInProgress) {
+        (CopyState::CreateInProgress, Some(pending))
+    } else if let Some(dead) = copies.iter().find(|c| {
+        matches!(c.state, BackupState::Deleted | BackupState::PendingDeletion)
+            && is_attempts_copy(job, attempt, &c.tags)
+    }) {
+        (CopyState::Deleted, Some(dead))
+    } else {
+        (CopyState::NotVisible, None)
     }
 }
 
@@ -316,14 +253,7 @@ mod tests {
     }
 
     fn policy() -> PollPolicy {
-        PollPolicy {
-            initial_wait_seconds: 120,
-            max_wait_seconds: 600,
-            backoff_percent: 150,
-            deadline_seconds: 86_400,
-            max_copy_attempts: 3,
-            visibility_grace_seconds: 300,
-        }
+        crate::poll_policy::tests::policy()
     }
 
     fn copy(id: &str, state: BackupState, created_at: EpochSeconds) -> Backup {
@@ -355,18 +285,6 @@ mod tests {
 
     fn check(input: CheckInput, copies: &[Backup], now: EpochSeconds) -> CheckOutput {
         decide_check(input.validate().unwrap(), Some(copies), now)
-    }
-
-    #[test]
-    fn waits_grow_by_the_backoff_rate_up_to_the_cap() {
-        let p = policy();
-        let mut wait = 0;
-        let mut seen = Vec::new();
-        for _ in 0..7 {
-            wait = p.next_wait(wait);
-            seen.push(wait);
-        }
-        assert_eq!(seen, vec![120, 180, 270, 405, 600, 600, 600]);
     }
 
     #[test]
@@ -482,45 +400,6 @@ mod tests {
         // Close to the deadline the wait shrinks so the timeout is reported on time.
         let out = check(input(0, 1, 600, T0), &pending, T0 + 86_300);
         assert_eq!((out.check.next, out.loop_state.wait_seconds), (Next::Wait, 100));
-    }
-
-    #[test]
-    fn policy_numbers_may_arrive_as_text_and_are_validated() {
-        let p: PollPolicy = serde_json::from_value(serde_json::json!({
-            "initialWaitSeconds": "120", "maxWaitSeconds": 600, "backoffPercent": "150",
-            "deadlineSeconds": "86400", "maxCopyAttempts": "3", "visibilityGraceSeconds": "300"
-        }))
-        .unwrap();
-        assert_eq!(p, policy());
-        let bad_text = serde_json::from_value::<PollPolicy>(serde_json::json!({
-            "initialWaitSeconds": "soon", "maxWaitSeconds": 600, "backoffPercent": 150,
-            "deadlineSeconds": 1, "maxCopyAttempts": 3, "visibilityGraceSeconds": 3
-        }));
-        assert!(bad_text.is_err());
-        for bad in [
-            PollPolicy {
-                initial_wait_seconds: 0,
-                ..policy()
-            },
-            PollPolicy {
-                max_wait_seconds: 60,
-                ..policy()
-            },
-            PollPolicy {
-                backoff_percent: 90,
-                ..policy()
-            },
-            PollPolicy {
-                deadline_seconds: 10,
-                ..policy()
-            },
-            PollPolicy {
-                max_copy_attempts: 0,
-                ..policy()
-            },
-        ] {
-            assert!(bad.validate().is_err(), "{bad:?}");
-        }
     }
 
     #[test]
