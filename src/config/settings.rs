@@ -1,0 +1,164 @@
+//! Reading one setting: required, a flag, a bounded number, cluster ids, the regions. Every
+//! error names the setting and its value.
+
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+
+use super::{
+    ConfigError, ENV_DESTINATION_REGIONS, ENV_EXCLUDE_CLUSTERS, ENV_INCLUDE_CLUSTERS, ENV_SOURCE_REGION,
+    ENV_STATE_MACHINE_ARN,
+};
+use crate::ids::{is_govcloud, is_region, partition, same_partition};
+use crate::selection::{ClusterSelection, parse_cluster_ids};
+
+/// INCLUDE_CLUSTERS and EXCLUDE_CLUSTERS (no tag selector).
+pub(super) fn cluster_lists(get: &impl Fn(&str) -> Option<String>) -> Result<ClusterSelection, ConfigError> {
+    let ids = |name: &'static str| {
+        let raw = get(name).unwrap_or_default();
+        parse_cluster_ids(&raw).map_err(|reason| ConfigError::Invalid {
+            name,
+            value: raw.clone(),
+            reason,
+        })
+    };
+    Ok(ClusterSelection {
+        include: ids(ENV_INCLUDE_CLUSTERS)?,
+        exclude: ids(ENV_EXCLUDE_CLUSTERS)?,
+        tags: Vec::new(),
+    })
+}
+
+/// A true/false setting; blank means `default`.
+pub(super) fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    let raw = get(name).unwrap_or_default();
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(default),
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value: raw,
+            reason: "expected true or false".into(),
+        }),
+    }
+}
+
+/// A setting that must be set and not blank, trimmed.
+pub(super) fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
+    get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing { name })
+}
+
+/// The source region and the checked destinations, which both functions read.
+pub(super) struct Regions {
+    pub source_region: String,
+    pub destination_regions: Vec<String>,
+}
+
+impl Regions {
+    pub(super) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let source_region = required(get, ENV_SOURCE_REGION)?;
+        let destination_regions = parse_destinations(&source_region, &required(get, ENV_DESTINATION_REGIONS)?)?;
+        Ok(Self {
+            source_region,
+            destination_regions,
+        })
+    }
+}
+
+/// Splits and checks the destination list: names, duplicates, same-region, partitions.
+fn parse_destinations(source: &str, raw: &str) -> Result<Vec<String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: ENV_DESTINATION_REGIONS,
+        value: raw.to_owned(),
+        reason,
+    };
+    if !is_region(source) {
+        return Err(ConfigError::Invalid {
+            name: ENV_SOURCE_REGION,
+            value: source.to_owned(),
+            reason: "not a region name".into(),
+        });
+    }
+    let mut regions: Vec<String> = Vec::new();
+    for region in raw.split(',').map(str::trim) {
+        if !is_region(region) {
+            return Err(invalid(format!("{region:?} is not a region name")));
+        }
+        if region == source {
+            return Err(invalid(format!(
+                "{region} is the source region; copies must go elsewhere"
+            )));
+        }
+        if is_govcloud(region) != is_govcloud(source) {
+            return Err(invalid(format!(
+                "{region} and the source region {source} are on different sides of the GovCloud boundary, which backups cannot cross"
+            )));
+        }
+        if !same_partition(region, source) {
+            return Err(invalid(format!(
+                "{region} is in partition {} and the source region {source} in {}; backups cannot leave their partition",
+                partition(region),
+                partition(source)
+            )));
+        }
+        if regions.iter().any(|r| r == region) {
+            return Err(invalid(format!("{region} is listed twice")));
+        }
+        regions.push(region.to_owned());
+    }
+    Ok(regions)
+}
+
+/// A number within `range`; blank means `default`.
+pub(super) fn number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    range: RangeInclusive<T>,
+    expected: &str,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd,
+{
+    let raw = get(name).unwrap_or_default();
+    match raw.trim() {
+        "" => Ok(default),
+        v => v
+            .parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                value: raw.clone(),
+                reason: format!("expected {expected}"),
+            }),
+    }
+}
+
+/// The account in a state machine ARN of this region (the account the stack runs in).
+pub(super) fn account_of(state_machine_arn: &str, source_region: &str) -> Result<String, ConfigError> {
+    match state_machine_arn.split(':').collect::<Vec<_>>()[..] {
+        ["arn", _, "states", region, account, "stateMachine", name]
+            if region == source_region
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && !name.is_empty() =>
+        {
+            Ok(account.to_owned())
+        }
+        _ => Err(ConfigError::Invalid {
+            name: ENV_STATE_MACHINE_ARN,
+            value: state_machine_arn.to_owned(),
+            reason: format!(
+                "expected a state machine ARN in this region (arn:PARTITION:states:{source_region}:ACCOUNT:stateMachine:NAME)"
+            ),
+        }),
+    }
+}
