@@ -9,6 +9,7 @@ use tracing::{error, info, warn};
 use super::copies::Destinations;
 use super::{START_CONCURRENCY, StartCopy, StartCopyError};
 use crate::backup::BackupState;
+use crate::error::AwsError;
 use crate::generations;
 use crate::job::{CopyJob, destination_of};
 use crate::plan::SkipReason;
@@ -76,11 +77,6 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
     ) -> StartResult {
         let region = job.destination_region.clone();
         let backup_id = job.source_backup_id.clone();
-        let skipped = |reason| StartResult::Skipped {
-            backup_id: backup_id.clone(),
-            region: region.clone(),
-            reason,
-        };
         let starter = generations::Starter {
             executions: &self.executions,
             backups: &self.backups,
@@ -88,7 +84,23 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             explicit,
             now,
         };
-        match starter.start_next(job, budget).await {
+        let outcome = starter.start_next(job, budget).await;
+        self.report(outcome, backup_id, region)
+    }
+
+    /// What starting one pair came to, for the summary (and the log).
+    fn report(
+        &self,
+        outcome: Result<generations::Started, AwsError>,
+        backup_id: String,
+        region: String,
+    ) -> StartResult {
+        let skipped = |reason| StartResult::Skipped {
+            backup_id: backup_id.clone(),
+            region: region.clone(),
+            reason,
+        };
+        match outcome {
             Ok(generations::Started::New { job, execution_arn }) => {
                 let name = job.execution_name();
                 info!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, "copy tracking started");
