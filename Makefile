@@ -27,7 +27,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # cargo-lambda (from PyPI) must be on PATH for `cargo lambda`.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools build fmt-check clippy deny unit validate integration test demo bench deploy clean
+.PHONY: help tools build fmt-check clippy deny unit validate integration test demo stack invoke bench deploy clean
 
 help:
 	@echo "make demo   - run the whole flow against the local AWS stack"
@@ -35,6 +35,9 @@ help:
 	@echo "              template/ASL validation with checkov, integration and reliability tests)"
 	@echo "make bench  - init time, memory, sweep API calls, transitions per copy and binary size,"
 	@echo "              against a Python boto3 handler"
+	@echo "make stack  - the local stack in the foreground, the functions served (and rebuilt) by"
+	@echo "              cargo lambda watch, each as its own role; Ctrl-C stops it"
+	@echo "make invoke FN=start-copy EVENT=events/scheduled-sweep.json - send an event to it"
 	@echo "make deploy - sam build && sam deploy --guided (with the pinned SAM CLI)"
 
 $(VENV)/.installed: tools/requirements.lock
@@ -95,6 +98,15 @@ test: fmt-check clippy deny unit validate integration
 
 demo: $(VENV)/.installed build
 	$(PY) local/demo.py
+
+# The local developer loop: `make stack` in one terminal, `make invoke ...` in another.
+stack: $(VENV)/.installed build
+	$(PY) local/stack.py serve
+
+FN ?= start-copy
+EVENT ?= events/scheduled-sweep.json
+invoke: $(VENV)/.installed
+	$(PY) local/stack.py invoke $(FN) $(EVENT)
 
 # Figures, not tests: init time, memory, sweep API calls and binary size against a Python boto3
 # handler, and state transitions / detection delay per copy on the real state machine.

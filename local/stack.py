@@ -118,6 +118,8 @@ class Stack:
     release: bool = False
     # Authorize the functions' and the state machine's requests against their roles.
     enforce_iam: bool = True
+    # Rebuild and restart a function when its sources change (`make stack`); tests pin the build.
+    watch_changes: bool = False
     # False: executions are recorded, not run (the benchmark's sweeps start thousands).
     execute: bool = True
     log_dir: Path | None = None
@@ -240,7 +242,7 @@ class Stack:
                 f"cargo-lambda-{binary}",
                 [
                     str(venv_bin / "cargo-lambda"), "lambda", "watch",
-                    "--ignore-changes", "--quiet",
+                    *([] if self.watch_changes else ["--ignore-changes"]), "--quiet",
                     "-A", "127.0.0.1", "-P", str(port),
                     "--concurrency", "4",
                     *(["--release"] if self.release else []),
@@ -429,9 +431,64 @@ def prune_event() -> dict:
     return {"action": "prune"}
 
 
+def serve(root: Path, state_dir: Path) -> None:
+    """`make stack`: the local stack in the foreground, the functions served by cargo lambda
+    watch (rebuilt when the sources change), until Ctrl-C. Writes where everything listens to
+    `state_dir/session.json`, which `make invoke` reads."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    session = state_dir / "session.json"
+    with Stack.started(root, log_dir=state_dir / "logs", watch_changes=True) as stack:
+        session.write_text(json.dumps({
+            "endpoint": stack.endpoint,
+            "stateMachineArn": stack.state_machine_arn,
+            "functions": stack.lambda_ports,
+        }, indent=2))
+        print(f"local stack: AWS APIs (moto, IAM enforced) at {stack.endpoint}", flush=True)
+        print(f"  state machine {stack.state_machine_arn}", flush=True)
+        for binary, port in stack.lambda_ports.items():
+            print(f"  {binary:<11} cargo lambda watch on 127.0.0.1:{port}, as its own role; log {stack.log_dir}/cargo-lambda-{binary}.log", flush=True)
+        print("  to call the APIs yourself (as the account): "
+              f"AWS_ENDPOINT_URL={stack.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={SOURCE_REGION}", flush=True)
+        print("ready: make invoke FN=start-copy EVENT=events/scheduled-sweep.json (Ctrl-C stops)", flush=True)
+        try:
+            while all(p.poll() is None for p in stack.processes):
+                time.sleep(0.5)
+            print("a process of the stack stopped; see the logs", file=sys.stderr)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            session.unlink(missing_ok=True)
+
+
+def invoke_from_session(state_dir: Path, function: str, event_file: Path) -> int:
+    """`make invoke`: sends an event file to a function of the running `make stack`."""
+    session = state_dir / "session.json"
+    if not session.exists():
+        print(f"no local stack is running (no {session}): start `make stack` in another terminal", file=sys.stderr)
+        return 2
+    ports = json.loads(session.read_text())["functions"]
+    if function not in ports:
+        print(f"unknown function {function!r}; one of {', '.join(ports)}", file=sys.stderr)
+        return 2
+    stack = Stack(root=Path("."), lambda_ports=ports)
+    payload, error = stack.invoke_raw(function, event_file.read_bytes())
+    print(json.dumps(payload, indent=2))
+    if error:
+        print(f"{function} answered with an error ({error})", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    # `python local/stack.py render-asl` prints the ASL with local substitutions (for asl-validator).
-    if sys.argv[1:] == ["render-asl"]:
-        print(render_definition(Path(__file__).resolve().parent.parent, local_substitutions()))
+    root = Path(__file__).resolve().parent.parent
+    state_dir = Path(os.environ.get("STACK_DIR", root / ".stack" / "dev"))
+    args = sys.argv[1:]
+    if args == ["render-asl"]:
+        # The ASL with local substitutions (for asl-validator).
+        print(render_definition(root, local_substitutions()))
+    elif args == ["serve"]:
+        serve(root, state_dir)
+    elif len(args) == 3 and args[0] == "invoke":
+        sys.exit(invoke_from_session(state_dir, args[1], Path(args[2])))
     else:
-        sys.exit("usage: stack.py render-asl")
+        sys.exit("usage: stack.py render-asl | serve | invoke FUNCTION EVENT_FILE")

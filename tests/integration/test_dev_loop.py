@@ -1,0 +1,58 @@
+"""The README's "Running one function locally" works as written: its commands, taken from the
+README itself, run against a `make stack` started here."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+from stack import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- local-run:[^>]*-->\s*```\n(.*?)```", text, re.S)
+    assert block, "the README's local-run block is missing"
+    return [line.split("#", 1)[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_readme_local_run_commands_work(tmp_path):
+    commands = readme_commands()
+    assert commands[0] == "make stack" and all(c.startswith("make invoke ") for c in commands[1:]), commands
+    env = {**os.environ, "STACK_DIR": str(tmp_path)}
+    log = open(tmp_path / "make-stack.log", "wb")  # noqa: SIM115 - closed below
+    stack = subprocess.Popen(commands[0].split(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until("make stack to be ready", lambda: "ready:" in (tmp_path / "make-stack.log").read_text(errors="replace"), timeout=240)
+        session = json.loads((tmp_path / "session.json").read_text())
+        assert set(session["functions"]) == {"start-copy", "copy-step", "check-copy"}
+        answers = []
+        for command in commands[1:]:
+            result = subprocess.run(command.split(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-2000:])
+            answers.append(json.loads(result.stdout[result.stdout.index("{"):]))
+        # The named backup does not exist in the fresh stack: skipped as NOT_FOUND, no error.
+        assert answers[0]["skippedCounts"] == {"NOT_FOUND": 1}, answers[0]
+        # It looked in the destination and found no copy (the example's clock is long past, so
+        # its deadline decides what comes next).
+        assert (answers[1]["check"]["state"], answers[1]["check"]["copiesSeen"]) == ("NOT_VISIBLE", 0), answers[1]
+        assert answers[2]["ignored"].startswith("a CopyBackupToRegion call"), answers[2]
+    finally:
+        os.killpg(stack.pid, signal.SIGINT)
+        try:
+            stack.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.pid, signal.SIGKILL)
+            stack.wait(timeout=10)
+        log.close()
+    assert not (tmp_path / "session.json").exists()
+    # Without a running stack, invoke says so instead of hanging.
+    gone = subprocess.run(["make", "invoke", "FN=start-copy", "EVENT=events/scheduled-sweep.json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert gone.returncode != 0 and "no local stack is running" in gone.stderr, gone.stderr
