@@ -38,7 +38,8 @@ help:
 	@echo "make stack  - the local stack in the foreground, the functions served (and rebuilt) by"
 	@echo "              cargo lambda watch, each as its own role; Ctrl-C stops it"
 	@echo "make invoke FN=start-copy EVENT=events/scheduled-sweep.json - send an event to it"
-	@echo "make deploy - sam build && sam deploy --guided (with the pinned SAM CLI)"
+	@echo "make deploy - sam build && sam deploy (with the pinned SAM CLI; --guided until samconfig.toml"
+	@echo "              holds your answers)"
 
 $(VENV)/.installed: tools/requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -115,9 +116,14 @@ bench: $(VENV)/.installed $(BENCH_VENV)/.installed
 	cargo lambda build --locked --release --arm64
 	$(PY) bench/bench.py
 
-deploy: $(SAM_VENV)/.installed
+# Guided the first time (it saves the answers in samconfig.toml as parameter_overrides), then not.
+deploy: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) build
-	$(SAM) deploy --guided --stack-name $(STACK_NAME)
+	if grep -q '^parameter_overrides' samconfig.toml; then \
+	  $(SAM) deploy --stack-name $(STACK_NAME); \
+	else \
+	  $(SAM) deploy --guided --stack-name $(STACK_NAME); \
+	fi
 
 clean:
 	rm -rf .stack .aws-sam
