@@ -394,36 +394,25 @@ class Stack:
                 time.sleep(0.3)
 
 
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def example_event(name: str) -> dict:
+    """A payload from `events/` (the documented examples), to adapt."""
+    return json.loads((EVENTS / name).read_text())
+
+
 def backup_created_event(backup_id: str, cluster_id: str | None = None, event_id: str = "demo-1") -> dict:
-    """Our documented custom event, in the EventBridge envelope."""
-    detail: dict[str, str] = {"backupId": backup_id}
-    if cluster_id:
-        detail["clusterId"] = cluster_id
-    return {
-        "version": "0",
-        "id": event_id,
-        "detail-type": "CloudHSM Backup Created",
-        "source": "my.automation",
-        "account": ACCOUNT,
-        "time": "2026-11-26T04:00:00Z",
-        "region": SOURCE_REGION,
-        "resources": [],
-        "detail": detail,
-    }
+    """Our documented custom event (events/backup-created.json) naming this backup."""
+    event = example_event("backup-created.json")
+    event["id"] = event_id
+    event["detail"] = {"backupId": backup_id, **({"clusterId": cluster_id} if cluster_id else {})}
+    return event
 
 
 def schedule_event(event_id: str = "sweep-1") -> dict:
-    return {
-        "version": "0",
-        "id": event_id,
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": "2026-11-26T04:00:00Z",
-        "region": SOURCE_REGION,
-        "resources": [f"arn:aws:events:{SOURCE_REGION}:{ACCOUNT}:rule/sweep"],
-        "detail": {},
-    }
+    """The sweep schedule's tick (events/scheduled-sweep.json)."""
+    return {**example_event("scheduled-sweep.json"), "id": event_id}
 
 
 def prune_event() -> dict:
