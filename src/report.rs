@@ -86,6 +86,10 @@ pub struct Skipped {
     pub reason: SkipReason,
 }
 
+/// `sourceBackupId` of a failure that concerns a whole destination region (its copies could not
+/// be listed for pruning), not one backup.
+pub const WHOLE_REGION: &str = "*";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Failed {

@@ -618,3 +618,17 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
     assert_eq!(last["startedCount"], 2, "{}", last["started"]);
     assert_eq!(last["skippedCounts"].get("DEFERRED"), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pruning_run_that_cannot_list_a_destination_fails_even_with_nothing_to_copy() {
+    // Nothing is in the window (no backup at all), so no backup's copy is looked up: the only
+    // reason to list the region is pruning, and its failure must not pass as a clean run.
+    let hsm = FakeHsm {
+        failing_region: Some(("us-west-2".into(), AwsErrorKind::Throttled)),
+        ..FakeHsm::default()
+    };
+    let svc = pruning_service(hsm, 2);
+    let err = svc.handle_json(json!({"action": "prune"}), NOW).await.unwrap_err();
+    assert_eq!(error_type(err), "Retryable");
+    assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
+}

@@ -9,7 +9,7 @@ use super::StartCopy;
 use crate::backoff::retry_throttled;
 use crate::backup::Backup;
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
-use crate::report::Summary;
+use crate::report::{Summary, WHOLE_REGION};
 
 /// The copies found per region, and the regions that could be listed.
 pub(super) struct Destinations {
@@ -49,6 +49,10 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                     error!(destination_region = %region, error = %e, "cannot list copies in destination");
                     for id in eligible {
                         summary.fail(id, region, &e);
+                    }
+                    if eligible.is_empty() {
+                        // Listed for pruning only: the region's failure, not any backup's.
+                        summary.fail(WHOLE_REGION, region, &e);
                     }
                 }
             }
