@@ -50,6 +50,17 @@ impl CopyJob {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// The span a function's lines about this job are logged in, so each line need not repeat
+    /// which copy it is about.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "job",
+            source_backup_id = %self.source_backup_id,
+            destination_region = %self.destination_region,
+            generation = self.generation
+        )
+    }
+
     /// The value of [`TAG_ATTEMPT`] on the copy that attempt `attempt` requests:
     /// `<execution name>/<attempt>` (TagValue allows `/`, execution names are `[0-9A-Za-z-]`).
     pub fn attempt_marker(&self, attempt: u32) -> String {

@@ -3,7 +3,7 @@
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::config::CheckCopyConfig;
 use crate::error::{AwsError, Classified, ErrorType, diagnostic};
@@ -11,7 +11,7 @@ use crate::payload::Payload;
 use crate::ports::{BackupApi, BackupQuery};
 use crate::scope::OutOfScope;
 use crate::time::{self, EpochSeconds};
-use crate::tracking::{CheckInput, CheckOutput, TrackingError, decide_check};
+use crate::tracking::{CheckInput, CheckOutput, TrackingError, ValidCheck, decide_check};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckCopyError {
@@ -52,6 +52,11 @@ impl<B: BackupApi> CheckCopy<B> {
         // Every input check comes before the AWS call.
         let valid = input.validate()?;
         self.config.scope.admit(valid.job())?;
+        let span = valid.job().span();
+        self.check(valid, now).instrument(span).await
+    }
+
+    async fn check(&self, valid: ValidCheck, now: EpochSeconds) -> Result<CheckOutput, CheckCopyError> {
         let ids = [valid.job().source_backup_id.clone()];
         let listing = match self
             .backups
@@ -63,15 +68,13 @@ impl<B: BackupApi> CheckCopy<B> {
             // loop waits and looks again (until its deadline), so a throttled region cannot
             // fail a copy that is on its way.
             Err(e) if e.is_retryable() => {
-                warn!(source_backup_id = %valid.job().source_backup_id, destination_region = %valid.job().destination_region, error = %e, "cannot list the copies; checking again later");
+                warn!(error = %e, "cannot list the copies; checking again later");
                 None
             }
             Err(e) => return Err(e.into()),
         };
         let output = decide_check(valid, listing.as_deref(), now);
         info!(
-            source_backup_id = %output.job.source_backup_id,
-            destination_region = %output.job.destination_region,
             state = ?output.check.state,
             next = ?output.check.next,
             reason = ?output.check.reason,

@@ -4,7 +4,7 @@
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::backoff::retry_throttled;
 use crate::config::CopyStepConfig;
@@ -70,6 +70,12 @@ impl<B: BackupApi> CopyStep<B> {
         if request.attempt == 0 {
             return Err(CopyStepError::InvalidInput("attempt must be at least 1".into()));
         }
+        let span = job.span();
+        self.guarded_copy(&request, now).instrument(span).await
+    }
+
+    async fn guarded_copy(&self, request: &CopyRequest, now: EpochSeconds) -> Result<CopyResult, CopyStepError> {
+        let job = &request.job;
         let ids = [job.source_backup_id.clone()];
         let copies = retry_throttled(|| {
             self.backups
@@ -102,15 +108,13 @@ impl<B: BackupApi> CopyStep<B> {
                 // A 5xx or a timeout may come after the copy was made: retrying could make two.
                 // The poll loop finds out, and asks for another attempt if no copy appears.
                 Err(e) if e.kind == AwsErrorKind::Transient => {
-                    warn!(source_backup_id = %job.source_backup_id, destination_region = %job.destination_region, attempt = request.attempt, error = %e, "copy request unconfirmed");
+                    warn!(attempt = request.attempt, error = %e, "copy request unconfirmed");
                     outcome = CopyOutcome::RequestUnconfirmed;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         info!(
-            source_backup_id = %job.source_backup_id,
-            destination_region = %job.destination_region,
             attempt = request.attempt,
             outcome = ?outcome,
             "copy step done"

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use futures_util::{StreamExt, stream};
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use super::copies::Destinations;
 use super::{START_CONCURRENCY, StartCopy, StartCopyError};
@@ -58,7 +58,8 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         stream::iter(jobs)
             .map(|job| {
                 let budget = budget_of(&job.destination_region);
-                self.start(job, explicit, now, budget)
+                let span = job.span();
+                self.start(job, explicit, now, budget).instrument(span)
             })
             .buffered(START_CONCURRENCY)
             .collect()
@@ -103,7 +104,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         match outcome {
             Ok(generations::Started::New { job, execution_arn }) => {
                 let name = job.execution_name();
-                info!(source_backup_id = %backup_id, destination_region = %region, execution_name = %name, "copy tracking started");
+                info!(execution_name = %name, "copy tracking started");
                 StartResult::Started(Started {
                     source_backup_id: backup_id,
                     destination_region: region,
@@ -115,7 +116,10 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 execution_name: job.execution_name(),
             }),
             Ok(generations::Started::GivenUp { job, failed_in_a_row }) => {
-                warn!(source_backup_id = %backup_id, destination_region = %region, failed_executions = failed_in_a_row, "copy given up until a CloudHSM Backup Created event names the backup");
+                warn!(
+                    failed_executions = failed_in_a_row,
+                    "copy given up until a CloudHSM Backup Created event names the backup"
+                );
                 skipped(SkipReason::GivenUp {
                     failed_executions: failed_in_a_row,
                     next_execution_name: job.execution_name(),
@@ -147,7 +151,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 retryable: false,
             }),
             Err(e) => {
-                error!(source_backup_id = %backup_id, destination_region = %region, error = %e, "cannot start copy tracking");
+                error!(error = %e, "cannot start copy tracking");
                 StartResult::Failed(Failed::from_aws(backup_id, region, &e))
             }
         }
