@@ -102,12 +102,12 @@ demo: $(VENV)/.installed build
 
 # The local developer loop: `make stack` in one terminal, `make invoke ...` in another.
 stack: $(VENV)/.installed build
-	$(PY) local/stack.py serve
+	$(PY) local/dev.py serve
 
 FN ?= start-copy
 EVENT ?= events/scheduled-sweep.json
 invoke: $(VENV)/.installed
-	$(PY) local/stack.py invoke $(FN) $(EVENT)
+	$(PY) local/dev.py invoke $(FN) $(EVENT)
 
 # Figures, not tests: init time, memory, sweep API calls and binary size against a Python boto3
 # handler, and state transitions / detection delay per copy on the real state machine.

@@ -16,9 +16,10 @@ use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
 use cloudhsm_backup_copy::event::{Home, parse_event};
 use cloudhsm_backup_copy::generations::RetryPolicy;
-use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy, StartCopyError};
+use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy};
 use cloudhsm_backup_copy::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
+use cloudhsm_backup_copy::report::Summary;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
 use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION};
 use cloudhsm_backup_copy::tracking::CheckInput;
@@ -104,17 +105,24 @@ fn config() -> StartCopyConfig {
     }
 }
 
-/// The summary as the function returns it, as JSON.
-trait HandleJson {
-    async fn handle_json(&self, payload: Value, now: i64) -> Result<Value, StartCopyError>;
+/// The summary's list as it goes on the wire (the function's JSON response).
+fn wire<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
 }
 
-impl HandleJson for StartCopy<FakeHsm, FakeSfn> {
-    async fn handle_json(&self, payload: Value, now: i64) -> Result<Value, StartCopyError> {
-        self.handle(payload, now)
-            .await
-            .map(|summary| serde_json::to_value(summary).unwrap())
-    }
+/// The skip of one reason (the first), with its fields as the response carries them.
+fn skip_of(summary: &Summary, reason: &str) -> Value {
+    wire(&summary.skipped)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["reason"] == reason)
+        .cloned()
+        .unwrap()
+}
+
+fn count(summary: &Summary, reason: &str) -> usize {
+    summary.skipped_counts.get(reason).copied().unwrap_or(0)
 }
 
 fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn> {
@@ -156,14 +164,9 @@ fn every_example_event_parses() {
 async fn a_backup_created_event_starts_one_tracked_copy_per_destination() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
 
-    let summary = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
 
-    let started: Vec<&str> = summary["started"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["executionName"].as_str().unwrap())
-        .collect();
+    let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     assert_eq!(
         started,
         vec!["backup-4kuraxsqetz-to-us-west-2-0", "backup-4kuraxsqetz-to-eu-west-1-0"]
@@ -181,12 +184,12 @@ async fn a_backup_created_event_starts_one_tracked_copy_per_destination() {
 #[tokio::test]
 async fn repeated_events_join_the_running_execution_and_count_it_as_a_skip() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
-    let first = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
-    assert_eq!(first["startedCount"], 2);
+    let first = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    assert_eq!(first.started_count, 2);
     for _ in 0..4 {
-        let again = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
-        assert_eq!(again["startedCount"], 0);
-        assert_eq!(again["skippedCounts"]["ALREADY_TRACKING"], 2);
+        let again = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+        assert_eq!(again.started_count, 0);
+        assert_eq!(count(&again, "ALREADY_TRACKING"), 2);
     }
     assert_eq!(svc.executions.executions.lock().unwrap().len(), 2);
 }
@@ -199,14 +202,9 @@ async fn a_closed_execution_without_a_live_copy_moves_the_pair_to_its_next_gener
         svc.executions.closed(&name, status, NOW - 7200);
     }
 
-    let summary = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
 
-    let started: Vec<&str> = summary["started"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["executionName"].as_str().unwrap())
-        .collect();
+    let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     assert_eq!(
         started,
         vec!["backup-4kuraxsqetz-to-us-west-2-2", "backup-4kuraxsqetz-to-eu-west-1-0"]
@@ -223,41 +221,33 @@ async fn sweeps_back_off_then_give_up_and_an_explicit_event_asks_again() {
     // Two failures, the last 30 minutes ago: the retry waits (1 h after the second failure).
     svc.executions.closed(&west(0), "FAILED", NOW - 9000);
     svc.executions.closed(&west(1), "ABORTED", NOW - 1800);
-    let sweep = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
-    assert_eq!(sweep["skippedCounts"]["BACKING_OFF"], 1, "{sweep}");
-    assert_eq!(sweep["startedCount"], 1); // eu-west-1
+    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!(count(&sweep, "BACKING_OFF"), 1, "{sweep:?}");
+    assert_eq!(sweep.started_count, 1); // eu-west-1
     let later = svc
-        .handle_json(event_file("scheduled-sweep.json"), NOW + 1800)
+        .handle(event_file("scheduled-sweep.json"), NOW + 1800)
         .await
         .unwrap();
-    assert_eq!(later["started"][0]["executionName"], west(2));
+    assert_eq!(later.started[0].execution_name, west(2));
 
     // Five failures in a row: sweeps give up, loudly, without starting anything.
     for g in 2..5 {
         svc.executions.closed(&west(g), "FAILED", NOW - 100);
     }
     let sweep = svc
-        .handle_json(event_file("scheduled-sweep.json"), NOW + 3600)
+        .handle(event_file("scheduled-sweep.json"), NOW + 3600)
         .await
         .unwrap();
-    assert_eq!(sweep["startedCount"], 0);
-    assert_eq!(sweep["skippedCounts"]["GIVEN_UP"], 1);
-    let given_up = sweep["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["reason"] == "GIVEN_UP")
-        .unwrap();
+    assert_eq!(sweep.started_count, 0);
+    assert_eq!(count(&sweep, "GIVEN_UP"), 1);
+    let given_up = skip_of(&sweep, "GIVEN_UP");
     assert_eq!(given_up["failedExecutions"], 5);
     assert_eq!(given_up["nextExecutionName"], west(5));
 
     // The custom event naming the backup always starts one more.
-    let asked = svc
-        .handle_json(event_file("backup-created.json"), NOW + 3600)
-        .await
-        .unwrap();
-    assert_eq!(asked["started"][0]["executionName"], west(5));
-    assert_eq!(asked["startedCount"], 1);
+    let asked = svc.handle(event_file("backup-created.json"), NOW + 3600).await.unwrap();
+    assert_eq!(asked.started[0].execution_name, west(5));
+    assert_eq!(asked.started_count, 1);
 }
 
 #[tokio::test]
@@ -270,11 +260,8 @@ async fn a_success_after_failures_resets_the_count() {
     // The copy was made, then vanished (deleted and gone after 7 days, or lost).
     svc.executions
         .closed("backup-4kuraxsqetz-to-us-west-2-5", "SUCCEEDED", NOW - 99_999);
-    let sweep = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
-    assert_eq!(
-        sweep["started"][0]["executionName"],
-        "backup-4kuraxsqetz-to-us-west-2-6"
-    );
+    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!(sweep.started[0].execution_name, "backup-4kuraxsqetz-to-us-west-2-6");
 }
 
 #[tokio::test(start_paused = true)]
@@ -283,10 +270,7 @@ async fn a_destination_that_cannot_be_listed_fails_retryably_and_spares_the_othe
     hsm.failing_region = Some(("us-west-2".into(), AwsErrorKind::Throttled));
     let svc = service(hsm);
 
-    let err = svc
-        .handle_json(event_file("backup-created.json"), NOW)
-        .await
-        .unwrap_err();
+    let err = svc.handle(event_file("backup-created.json"), NOW).await.unwrap_err();
 
     assert_eq!(error_type(err), "Retryable");
     let names: Vec<String> = svc.executions.executions.lock().unwrap().keys().cloned().collect();
@@ -315,40 +299,35 @@ async fn the_sweep_copies_only_ready_originals_inside_the_window() {
     });
     let svc = service(hsm);
 
-    let summary = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     // READY ones inside the window only (this fake stops exactly at the window's start).
-    assert_eq!(summary["examined"], 2);
-    assert_eq!(summary["skippedCounts"], json!({"IS_A_COPY": 1, "ALREADY_COPIED": 1}));
-    let started: Vec<&str> = summary["started"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["executionName"].as_str().unwrap())
-        .collect();
+    assert_eq!(summary.examined, 2);
+    assert_eq!(
+        wire(&summary.skipped_counts),
+        json!({"IS_A_COPY": 1, "ALREADY_COPIED": 1})
+    );
+    let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     assert_eq!(started, vec!["backup-4kuraxsqetz-to-eu-west-1-0"]);
 }
 
 #[tokio::test]
 async fn a_named_backup_that_is_not_ready_is_skipped_with_its_state() {
     let svc = service(FakeHsm::with_source(BackupState::CreateInProgress, NOW));
-    let summary = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
     assert_eq!(
-        summary["skipped"],
+        wire(&summary.skipped),
         json!([{"sourceBackupId": SOURCE, "destinationRegion": null, "reason": "NOT_READY", "state": "CREATE_IN_PROGRESS"}])
     );
-    assert_eq!(summary["started"], json!([]));
+    assert!(summary.started.is_empty());
 }
 
 #[tokio::test]
 async fn a_cluster_event_lists_that_clusters_ready_backups() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
-    let summary = svc
-        .handle_json(event_file("cloudtrail-create-hsm.json"), NOW)
-        .await
-        .unwrap();
-    assert_eq!(summary["origin"], "CloudTrail CreateHsm");
-    assert_eq!(summary["started"].as_array().unwrap().len(), 2);
+    let summary = svc.handle(event_file("cloudtrail-create-hsm.json"), NOW).await.unwrap();
+    assert_eq!(summary.origin, "CloudTrail CreateHsm");
+    assert_eq!(summary.started.len(), 2);
 }
 
 #[tokio::test]
@@ -356,10 +335,10 @@ async fn ignored_and_malformed_events_make_no_aws_call() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
 
     let ignored = svc
-        .handle_json(event_file("cloudtrail-copy-backup-to-region.json"), NOW)
+        .handle(event_file("cloudtrail-copy-backup-to-region.json"), NOW)
         .await
         .unwrap();
-    assert!(ignored["ignored"].as_str().unwrap().contains("CopyBackupToRegion"));
+    assert!(ignored.ignored.as_deref().unwrap().contains("CopyBackupToRegion"));
 
     let malformed = [
         json!(null),
@@ -369,7 +348,7 @@ async fn ignored_and_malformed_events_make_no_aws_call() {
         json!({"action": "delete", "job": {}, "attempt": 1}),
     ];
     for payload in malformed {
-        let err = svc.handle_json(payload.clone(), NOW).await.unwrap_err();
+        let err = svc.handle(payload.clone(), NOW).await.unwrap_err();
         assert_eq!(error_type(err), "InvalidInput", "{payload}");
     }
     assert_eq!(svc.backups.calls(), Vec::<String>::new());
@@ -397,23 +376,21 @@ async fn excluded_and_untagged_clusters_are_skipped_for_events_and_sweeps() {
     let mut svc = service(hsm);
     svc.config.selection = ClusterSelection::parse("", "cluster-gonegonegon", "dr-copy=true").unwrap();
 
-    let sweep = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
-    let started: Vec<&str> = sweep["started"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["sourceBackupId"].as_str().unwrap())
-        .collect();
+    let started: Vec<&str> = sweep.started.iter().map(|s| s.source_backup_id.as_str()).collect();
     assert_eq!(started, vec![SOURCE, SOURCE]);
-    assert_eq!(sweep["skippedCounts"], json!({"CLUSTER_NOT_SELECTED": 1}));
-    assert_eq!(sweep["skipped"][0]["detail"], "cluster lacks the selector tag dr-copy");
-    assert_eq!(sweep["unknownClusterIds"], json!(["cluster-gonegonegon"]));
+    assert_eq!(wire(&sweep.skipped_counts), json!({"CLUSTER_NOT_SELECTED": 1}));
+    assert_eq!(
+        wire(&sweep.skipped)[0]["detail"],
+        "cluster lacks the selector tag dr-copy"
+    );
+    assert_eq!(sweep.unknown_cluster_ids, vec!["cluster-gonegonegon"]);
 
     svc.config.selection = ClusterSelection::parse("", CLUSTER, "").unwrap();
-    let event = svc.handle_json(event_file("backup-created.json"), NOW).await.unwrap();
-    assert_eq!(event["skipped"][0]["detail"], "in EXCLUDE_CLUSTERS");
-    assert_eq!(event["started"], json!([]));
+    let event = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    assert_eq!(wire(&event.skipped)[0]["detail"], "in EXCLUDE_CLUSTERS");
+    assert!(event.started.is_empty());
 }
 
 /// A source backup taken `age_days` ago and its READY copy in us-west-2, made by this tool.
@@ -453,14 +430,17 @@ async fn the_hourly_sweep_reads_only_the_window_and_leaves_pruning_to_the_prunin
     copied_backup(&hsm, "backup-oldoldoldol", "backup-oldcopyoldc", 5);
     let svc = pruning_service(hsm, 2);
 
-    let sweep = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
-    assert!(sweep.get("pruned").is_none(), "{sweep}");
+    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert!(
+        sweep.pruned.is_empty() && wire(&sweep).get("pruned").is_none(),
+        "{sweep:?}"
+    );
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
 
-    let run = svc.handle_json(json!({"action": "prune"}), NOW).await.unwrap();
-    assert_eq!(run["origin"], "Prune Schedule");
+    let run = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    assert_eq!(run.origin, "Prune Schedule");
     assert_eq!(
-        run["pruned"],
+        wire(&run.pruned),
         json!([{"backupId": "backup-oldcopyoldc", "destinationRegion": "us-west-2", "sourceClusterId": CLUSTER, "reason": "older than 2 days"}])
     );
     assert!(
@@ -469,7 +449,7 @@ async fn the_hourly_sweep_reads_only_the_window_and_leaves_pruning_to_the_prunin
             .contains(&"DeleteBackup us-west-2 backup-oldcopyoldc".to_string())
     );
     // It is a sweep too: nothing lacks a copy, so nothing starts.
-    assert_eq!(run["started"], json!([]));
+    assert!(run.started.is_empty());
 }
 
 #[tokio::test]
@@ -478,15 +458,12 @@ async fn the_daily_deep_run_finds_what_an_early_stopping_hourly_read_missed_even
     hsm.missed_by_windowed_reads = vec![SOURCE.into()];
     let svc = pruning_service(hsm, 0);
 
-    let hourly = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
-    assert_eq!(hourly["startedCount"], 0);
+    let hourly = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!(hourly.started_count, 0);
 
-    let daily = svc.handle_json(json!({"action": "prune"}), NOW).await.unwrap();
-    assert!(daily.get("ignored").is_none_or(Value::is_null), "{daily}");
-    assert_eq!(
-        daily["started"][0]["executionName"],
-        "backup-4kuraxsqetz-to-us-west-2-0"
-    );
+    let daily = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    assert!(daily.ignored.is_none(), "{daily:?}");
+    assert_eq!(daily.started[0].execution_name, "backup-4kuraxsqetz-to-us-west-2-0");
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
     // The source is read whole; the destination only for the window's copies, by source id.
     let queries = svc.backups.queries.lock().unwrap().clone();
@@ -503,7 +480,7 @@ async fn a_malformed_pruning_request_is_invalid_input_and_calls_nothing() {
         json!({"action": "prune", "regions": ["us-west-2"]}),
         json!({"action": "Prune"}),
     ] {
-        let err = svc.handle_json(payload, NOW).await.unwrap_err();
+        let err = svc.handle(payload, NOW).await.unwrap_err();
         assert_eq!(error_type(err), "InvalidInput");
     }
     assert!(svc.backups.calls().is_empty());
@@ -518,17 +495,12 @@ async fn a_first_sweep_starts_a_few_executions_at_a_time_and_reports_them_in_pla
     }
     let svc = service(hsm);
 
-    let summary = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
-    let started: Vec<&str> = summary["started"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["executionName"].as_str().unwrap())
-        .collect();
+    let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     // The response lists the first 100 and counts them all (a Lambda response is at most 6 MB).
     assert_eq!(started.len(), MAX_LISTED);
-    assert_eq!(summary["startedCount"], 120);
+    assert_eq!(summary.started_count, 120);
     let names: Vec<String> = svc.executions.executions.lock().unwrap().keys().cloned().collect();
     assert_eq!(names.len(), 120);
     // Reported in plan order (backup by backup, region by region), whatever order they finished in.
@@ -561,26 +533,16 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
             .closed(&format!("{}-to-eu-west-1-{g}", ids[1]), "FAILED", NOW - 99_999);
     }
 
-    let summary = svc.handle_json(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
-    let started: Vec<&str> = summary["started"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["executionName"].as_str().unwrap())
-        .collect();
+    let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     let west: Vec<&&str> = started.iter().filter(|n| n.contains("us-west-2")).collect();
     let east: Vec<&&str> = started.iter().filter(|n| n.contains("eu-west-1")).collect();
     assert_eq!((west.len(), east.len()), (2, 3), "{started:?}");
-    assert_eq!(summary["skippedCounts"]["DEFERRED"], 3, "{summary}");
-    assert_eq!(summary["skippedCounts"]["GIVEN_UP"], 1);
-    assert_eq!(summary["failedCount"], 0);
-    let deferred = summary["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["reason"] == "DEFERRED")
-        .unwrap();
+    assert_eq!(count(&summary, "DEFERRED"), 3, "{summary:?}");
+    assert_eq!(count(&summary, "GIVEN_UP"), 1);
+    assert_eq!(summary.failed_count, 0);
+    let deferred = skip_of(&summary, "DEFERRED");
     assert_eq!(deferred["maxCopiesInFlight"], 3);
 
     // Running executions count too: with the first sweep's still running, the next sweep may
@@ -589,14 +551,17 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
     // without a look (running or given up alike; in us-west-2 some may be looked at first, as
     // starts run 8 at a time): the 3 other pairs of us-west-2 and all 5 of eu-west-1.
     let next = svc
-        .handle_json(event_file("scheduled-sweep.json"), NOW + 3600)
+        .handle(event_file("scheduled-sweep.json"), NOW + 3600)
         .await
         .unwrap();
-    assert_eq!(next["startedCount"], 1, "{}", next["started"]);
-    let counts = &next["skippedCounts"];
-    let count = |reason: &str| counts.get(reason).and_then(Value::as_u64).unwrap_or(0);
-    assert_eq!(count("DEFERRED") + count("ALREADY_TRACKING"), 8, "{counts}");
-    assert!(count("DEFERRED") >= 5, "{counts}");
+    assert_eq!(next.started_count, 1, "{:?}", next.started);
+    let counts = &next.skipped_counts;
+    assert_eq!(
+        count(&next, "DEFERRED") + count(&next, "ALREADY_TRACKING"),
+        8,
+        "{counts:?}"
+    );
+    assert!(count(&next, "DEFERRED") >= 5, "{counts:?}");
     // Once they have finished with their copies made, the two never started start.
     for (name, (_, status)) in svc.executions.executions.lock().unwrap().iter_mut() {
         if *status == ExecutionStatus::Running {
@@ -612,11 +577,11 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
         }
     }
     let last = svc
-        .handle_json(event_file("scheduled-sweep.json"), NOW + 7200)
+        .handle(event_file("scheduled-sweep.json"), NOW + 7200)
         .await
         .unwrap();
-    assert_eq!(last["startedCount"], 2, "{}", last["started"]);
-    assert_eq!(last["skippedCounts"].get("DEFERRED"), None);
+    assert_eq!(last.started_count, 2, "{:?}", last.started);
+    assert_eq!(last.skipped_counts.get("DEFERRED"), None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -628,7 +593,7 @@ async fn a_pruning_run_that_cannot_list_a_destination_fails_even_with_nothing_to
         ..FakeHsm::default()
     };
     let svc = pruning_service(hsm, 2);
-    let err = svc.handle_json(json!({"action": "prune"}), NOW).await.unwrap_err();
+    let err = svc.handle(json!({"action": "prune"}), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "Retryable");
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
 }
