@@ -41,29 +41,28 @@ help:
 	@echo "make deploy - sam build && sam deploy (with the pinned SAM CLI; --guided until samconfig.toml"
 	@echo "              holds your answers)"
 
-$(VENV)/.installed: tools/requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r tools/requirements.lock
+# A virtualenv per lock file, installed exactly as locked (every file's hash checked).
+define venv
+	$(PYTHON) -m venv $(dir $@)
+	$(dir $@)bin/pip install --quiet --require-hashes --no-deps -r $<
 	touch $@
+endef
+
+$(VENV)/.installed: tools/requirements.lock
+	$(venv)
 
 $(SAM_VENV)/.installed: tools/sam-requirements.lock
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --require-hashes --no-deps -r tools/sam-requirements.lock
-	touch $@
+	$(venv)
 
 $(CHECKOV_VENV)/.installed: tools/checkov-requirements.lock
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes --no-deps -r tools/checkov-requirements.lock
-	touch $@
+	$(venv)
 
 # Built from crates.io with its own lock file (about 4 minutes, once; kept in .tools/cargo).
 $(CARGO_DENY):
 	cargo install --locked --quiet cargo-deny@$(CARGO_DENY_VERSION) --root $(TOOLS)/cargo
 
 $(BENCH_VENV)/.installed: bench/requirements.lock
-	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet --require-hashes --no-deps -r bench/requirements.lock
-	touch $@
+	$(venv)
 
 $(NODE_DIR)/.installed: tools/node/package.json tools/node/package-lock.json
 	mkdir -p $(NODE_DIR)
