@@ -25,7 +25,10 @@ def readme_commands() -> list[str]:
 def test_the_readme_local_run_commands_work(tmp_path):
     commands = readme_commands()
     assert commands[0] == "make stack" and all(c.startswith("make invoke ") for c in commands[1:]), commands
-    env = {**os.environ, "STACK_DIR": str(tmp_path)}
+    # As a person runs them at a prompt, not as a sub-make of `make test` (which would print
+    # "Entering/Leaving directory" lines around the answers).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    env["STACK_DIR"] = str(tmp_path)
     log = open(tmp_path / "make-stack.log", "wb")  # noqa: SIM115 - closed below
     stack = subprocess.Popen(commands[0].split(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -36,7 +39,8 @@ def test_the_readme_local_run_commands_work(tmp_path):
         for command in commands[1:]:
             result = subprocess.run(command.split(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-2000:])
-            answers.append(json.loads(result.stdout[result.stdout.index("{"):]))
+            answer, _ = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{"):])
+            answers.append(answer)
         # The named backup does not exist in the fresh stack: skipped as NOT_FOUND, no error.
         assert answers[0]["skippedCounts"] == {"NOT_FOUND": 1}, answers[0]
         # It looked in the destination and found no copy (the example's clock is long past, so
