@@ -19,6 +19,16 @@ from pathlib import Path
 from typing import Any
 
 PSEUDO = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+# GetAtt <resource>.Arn by resource type, from the region, account and physical name.
+ARN_FORMATS = {
+    "AWS::Lambda::Function": "arn:aws:lambda:{r}:{a}:function:{name}",
+    "AWS::IAM::Role": "arn:aws:iam::{a}:role/{name}",
+    "AWS::Logs::LogGroup": "arn:aws:logs:{r}:{a}:log-group:{name}:*",
+    "AWS::SQS::Queue": "arn:aws:sqs:{r}:{a}:{name}",
+    "AWS::Events::Rule": "arn:aws:events:{r}:{a}:rule/{name}",
+    "AWS::CloudWatch::Alarm": "arn:aws:cloudwatch:{r}:{a}:alarm:{name}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
+}
 
 
 def translate(root: Path, region: str, account: str) -> dict:
@@ -156,25 +166,15 @@ class Deployment:
         return f"{self.stack_name}-{name}"
 
     def get_att(self, name: str, attribute: str) -> Any:
-        res = self.template["Resources"][name]
-        kind, r, a = res["Type"], self.region, self.account
-        if attribute == "Arn":
-            if kind == "AWS::Lambda::Function":
-                return f"arn:aws:lambda:{r}:{a}:function:{self.ref(name)}"
-            if kind == "AWS::IAM::Role":
-                return f"arn:aws:iam::{a}:role/{self.stack_name}-{name}"
-            if kind == "AWS::Logs::LogGroup":
-                return f"arn:aws:logs:{r}:{a}:log-group:{self.ref(name)}:*"
-            if kind == "AWS::SQS::Queue":
-                return f"arn:aws:sqs:{r}:{a}:{self.stack_name}-{name}"
-            if kind == "AWS::Events::Rule":
-                return f"arn:aws:events:{r}:{a}:rule/{self.stack_name}-{name}"
-            if kind == "AWS::CloudWatch::Alarm":
-                return f"arn:aws:cloudwatch:{r}:{a}:alarm:{self.stack_name}-{name}"
-            if kind == "AWS::S3::Bucket":
-                return f"arn:aws:s3:::{self.stack_name}-{name.lower()}"
+        kind = self.template["Resources"][name]["Type"]
+        # `physical`: the name CloudFormation would give (ours where the template names it).
+        physical = self.ref(name) if kind in ("AWS::Lambda::Function", "AWS::Logs::LogGroup") else f"{self.stack_name}-{name}"
+        if kind == "AWS::S3::Bucket":
+            physical = physical.lower()  # bucket names are lower case
+        if attribute == "Arn" and kind in ARN_FORMATS:
+            return ARN_FORMATS[kind].format(r=self.region, a=self.account, name=physical)
         if kind == "AWS::SQS::Queue" and attribute == "QueueName":
-            return f"{self.stack_name}-{name}"
+            return physical
         raise ValueError(f"GetAtt {name}.{attribute} is not supported here")
 
     def sub(self, text: str, variables: dict) -> str:

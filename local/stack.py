@@ -31,6 +31,7 @@ import boto3
 from botocore.config import Config
 
 from deployed import Deployment
+from emulator.lambda_forwarding import post_invocation
 
 ACCOUNT = "123456789012"
 SOURCE_REGION = "us-east-1"
@@ -332,20 +333,11 @@ class Stack:
 
     def invoke_raw(self, function: str, body: bytes, timeout: float = 300) -> tuple[Any, str | None]:
         """Invokes a function (by binary name) with these bytes as the payload, JSON or not."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.lambda_ports[function]}/2015-03-31/functions/{function}/invocations",
-            data=body,
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                body = response.read()
-                error = response.headers.get("X-Amz-Function-Error")
-        except urllib.error.HTTPError as e:
-            body = e.read()
-            error = e.headers.get("X-Amz-Function-Error") or f"HTTP {e.code}"
-        return (json.loads(body) if body else None), error
+        server = f"http://127.0.0.1:{self.lambda_ports[function]}"
+        payload, error, status = post_invocation(server, function, body, timeout)
+        if status and not error:
+            error = f"HTTP {status}"
+        return (json.loads(payload) if payload else None), error
 
     # ----- helpers for the flow --------------------------------------------------------------
 
@@ -413,6 +405,19 @@ def backup_created_event(backup_id: str, cluster_id: str | None = None, event_id
 def schedule_event(event_id: str = "sweep-1") -> dict:
     """The sweep schedule's tick (events/scheduled-sweep.json)."""
     return {**example_event("scheduled-sweep.json"), "id": event_id}
+
+
+def copy_request(backup_id: str, cluster_id: str | None, destination: str = "us-west-2", source: str = SOURCE_REGION) -> dict:
+    """The copy step's input (events/copy-step.json) for one backup and destination."""
+    request = example_event("copy-step.json")
+    request["job"] = {**request["job"], "sourceBackupId": backup_id, "sourceClusterId": cluster_id,
+                      "sourceRegion": source, "destinationRegion": destination}
+    return request
+
+
+def check_request(copy: dict) -> dict:
+    """check-copy's input (events/check-copy.json) for the job of a copy step's input."""
+    return {**example_event("check-copy.json"), "job": copy["job"]}
 
 
 def prune_event() -> dict:

@@ -10,21 +10,13 @@ use cloudhsm_backup_copy::backup::BackupState;
 use cloudhsm_backup_copy::config::CheckCopyConfig;
 use cloudhsm_backup_copy::error::AwsErrorKind;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
-use cloudhsm_backup_copy::scope::Scope;
-use cloudhsm_backup_copy::selection::ClusterSelection;
 use serde_json::json;
 use support::*;
 
 fn check_copy(hsm: FakeHsm) -> CheckCopy<FakeHsm> {
     CheckCopy {
         backups: hsm,
-        config: CheckCopyConfig {
-            scope: Scope {
-                source_region: "us-east-1".into(),
-                destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
-                selection: ClusterSelection::default(),
-            },
-        },
+        config: CheckCopyConfig { scope: scope() },
     }
 }
 
@@ -71,12 +63,7 @@ async fn check_copy_errors_carry_stable_names() {
 async fn check_copy_refuses_jobs_outside_its_scope_without_a_call() {
     let mut svc = check_copy(FakeHsm::default());
     svc.config.scope.selection.exclude = vec![CLUSTER.into()];
-    for (field, value) in [
-        ("destinationRegion", json!("us-gov-west-1")),
-        ("destinationRegion", json!("ap-south-1")),
-        ("sourceRegion", json!("eu-central-1")),
-        ("sourceClusterId", json!(CLUSTER)),
-    ] {
+    for (field, value) in out_of_scope() {
         let mut input = event_file("check-copy.json");
         input["job"][field] = value.clone();
         let err = svc.handle(input, NOW).await.unwrap_err();

@@ -12,8 +12,6 @@ use cloudhsm_backup_copy::copy_guard::CopyOutcome;
 use cloudhsm_backup_copy::error::AwsErrorKind;
 use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
 use cloudhsm_backup_copy::job::TAG_ATTEMPT;
-use cloudhsm_backup_copy::scope::Scope;
-use cloudhsm_backup_copy::selection::ClusterSelection;
 use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION, TagPolicy};
 use serde_json::json;
 use support::*;
@@ -22,11 +20,7 @@ fn copy_step(hsm: FakeHsm) -> CopyStep<FakeHsm> {
     CopyStep {
         backups: hsm,
         config: CopyStepConfig {
-            scope: Scope {
-                source_region: "us-east-1".into(),
-                destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
-                selection: ClusterSelection::default(),
-            },
+            scope: scope(),
             tag_policy: TagPolicy::default(),
         },
     }
@@ -114,14 +108,7 @@ async fn an_ambiguous_copy_answer_is_not_an_error_to_retry() {
 async fn the_copy_step_refuses_jobs_outside_its_scope_without_a_call() {
     let mut svc = copy_step(FakeHsm::with_source(BackupState::Ready, NOW));
     svc.config.scope.selection.exclude = vec![CLUSTER.into()];
-    for (field, value) in [
-        // Not configured, and across the GovCloud boundary.
-        ("destinationRegion", json!("us-gov-west-1")),
-        // A valid region in the partition, but not a configured destination.
-        ("destinationRegion", json!("ap-south-1")),
-        ("sourceRegion", json!("eu-central-1")),
-        ("sourceClusterId", json!(CLUSTER)),
-    ] {
+    for (field, value) in out_of_scope() {
         let mut step = event_file("copy-step.json");
         step["job"][field] = value.clone();
         let err = svc.handle(step, NOW).await.unwrap_err();

@@ -5,19 +5,19 @@
 // Test support code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Mutex;
 
 use cloudhsm_backup_copy::backup::Backup;
 use cloudhsm_backup_copy::config::{CheckCopyConfig, CopyStepConfig, StartCopyConfig};
 use cloudhsm_backup_copy::error::{AwsError, MAX_MESSAGE_CHARS};
-use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
-use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::scope::Scope;
-use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
+use cloudhsm_backup_copy::selection::Cluster;
 use cloudhsm_backup_copy::tags::TagPolicy;
 use lambda_runtime::Diagnostic;
 use proptest::prelude::*;
@@ -78,9 +78,8 @@ impl ExecutionApi for Counting {
 
 fn scope() -> Scope {
     Scope {
-        source_region: "us-east-1".into(),
         destination_regions: vec!["us-west-2".into()],
-        selection: ClusterSelection::default(),
+        ..support::scope()
     }
 }
 
@@ -106,15 +105,8 @@ fn start_copy() -> StartCopy<Counting, Counting> {
         backups: Counting::default(),
         executions: Counting::default(),
         config: StartCopyConfig {
-            source_region: "us-east-1".into(),
             destination_regions: vec!["us-west-2".into()],
-            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:t".into(),
-            account_id: "123456789012".into(),
-            lookback_hours: 24,
-            selection: ClusterSelection::default(),
-            prune: PrunePolicy::default(),
-            retry: RetryPolicy::default(),
-            max_copies_in_flight: 100,
+            ..support::start_copy_config()
         },
     }
 }

@@ -12,10 +12,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cloudhsm_backup_copy::backup::BackupState;
-use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
 use cloudhsm_backup_copy::event::{Home, parse_event};
-use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy};
 use cloudhsm_backup_copy::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
@@ -91,20 +89,6 @@ impl FakeSfn {
     }
 }
 
-fn config() -> StartCopyConfig {
-    StartCopyConfig {
-        source_region: "us-east-1".into(),
-        destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
-        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:tracker".into(),
-        account_id: "123456789012".into(),
-        lookback_hours: 24,
-        selection: ClusterSelection::default(),
-        prune: PrunePolicy::default(),
-        retry: RetryPolicy::default(),
-        max_copies_in_flight: 100,
-    }
-}
-
 /// The summary's list as it goes on the wire (the function's JSON response).
 fn wire<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap()
@@ -129,7 +113,7 @@ fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn> {
     StartCopy {
         backups: hsm,
         executions: FakeSfn::default(),
-        config: config(),
+        config: start_copy_config(),
     }
 }
 

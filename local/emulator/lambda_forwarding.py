@@ -26,21 +26,9 @@ def install(routes: dict[str, str], concurrency: int) -> None:
     def send(name: str, body: Any, response_headers: Any) -> bytes:
         data = body if isinstance(body, bytes) else (body or "{}").encode()
         server, binary = routes[name].rsplit("/", 1)
-        request = urllib.request.Request(
-            f"{server}/2015-03-31/functions/{binary}/invocations",
-            data=data,
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=300) as response:
-                payload = response.read()
-                error = response.headers.get("X-Amz-Function-Error")
-        except urllib.error.HTTPError as e:
-            payload = e.read()
-            error = e.headers.get("X-Amz-Function-Error") or "Unhandled"
-        if error:
-            response_headers["x-amz-function-error"] = error
+        payload, error, status = post_invocation(server, binary, data, timeout=300)
+        if error or status:
+            response_headers["x-amz-function-error"] = error or "Unhandled"
         return payload
 
     # Without Docker moto serves Lambda from LambdaSimpleBackend, which echoes the payload.
@@ -54,3 +42,19 @@ def install(routes: dict[str, str], concurrency: int) -> None:
             return forward(name, body, response_headers)
 
         backend_class.invoke = invoke
+
+
+def post_invocation(server: str, binary: str, body: bytes, timeout: float) -> tuple[bytes, str | None, int | None]:
+    """One invoke through the Lambda Invoke API `cargo lambda watch` serves: the payload, the
+    function's error type (X-Amz-Function-Error) and the HTTP error status, if any."""
+    request = urllib.request.Request(
+        f"{server}/2015-03-31/functions/{binary}/invocations",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read(), response.headers.get("X-Amz-Function-Error"), None
+    except urllib.error.HTTPError as e:
+        return e.read(), e.headers.get("X-Amz-Function-Error"), e.code

@@ -32,18 +32,15 @@ pub struct CopyStepConfig {
 
 impl CopyStepConfig {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let extra =
-            parse_tag_pairs(&get(ENV_COPY_TAGS).unwrap_or_default()).map_err(|reason| ConfigError::Invalid {
-                name: ENV_COPY_TAGS,
-                value: get(ENV_COPY_TAGS).unwrap_or_default(),
-                reason,
-            })?;
+        let raw = get(ENV_COPY_TAGS).unwrap_or_default();
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: ENV_COPY_TAGS,
+            value: raw.clone(),
+            reason,
+        };
+        let extra = parse_tag_pairs(&raw).map_err(invalid)?;
         for (k, v) in &extra {
-            validate_tag(k, v).map_err(|e| ConfigError::Invalid {
-                name: ENV_COPY_TAGS,
-                value: get(ENV_COPY_TAGS).unwrap_or_default(),
-                reason: e.to_string(),
-            })?;
+            validate_tag(k, v).map_err(|e| invalid(e.to_string()))?;
         }
         Ok(Self {
             scope: scope(&get)?,

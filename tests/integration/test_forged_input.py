@@ -8,23 +8,9 @@ import json
 
 from pathlib import Path
 
-from stack import ACCOUNT, SOURCE_REGION, backup_created_event
+from stack import ACCOUNT, SOURCE_REGION, backup_created_event, check_request, copy_request
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def copy_request(backup_id: str, cluster_id: str | None, destination: str, source: str = SOURCE_REGION) -> dict:
-    return {
-        "action": "copy",
-        "job": {
-            "sourceBackupId": backup_id,
-            "sourceClusterId": cluster_id,
-            "sourceRegion": source,
-            "destinationRegion": destination,
-            "generation": 0,
-        },
-        "attempt": 1,
-    }
 
 
 def cloudtrail_create_hsm(cluster_id: str, account: str, region: str) -> dict:
@@ -52,11 +38,7 @@ def test_the_copy_step_sends_nothing_outside_the_configured_destinations(stack):
     for request in forged:
         payload, error = stack.invoke("copy-step", request)
         assert error is not None and payload["errorType"] == "InvalidInput", payload
-        check = {"job": request["job"], "loop": {"attempt": 1, "checks": 0, "waitSeconds": 0, "startedAt": "2026-11-26T04:00:00Z"},
-                 "copy": {"outcome": "COPY_REQUESTED", "attempt": 1, "requestedAt": "2026-11-26T04:00:01Z"},
-                 "policy": {"initialWaitSeconds": "1", "maxWaitSeconds": "3", "backoffPercent": "200", "deadlineSeconds": "90",
-                            "maxCopyAttempts": "3", "visibilityGraceSeconds": "10"}}
-        payload, error = stack.invoke("check-copy", check)
+        payload, error = stack.invoke("check-copy", check_request(request))
         assert error is not None and payload["errorType"] == "InvalidInput", payload
     assert stack.control("GET", "requests")["counts"] == {}
     assert stack.control("GET", "calls")["copyBackupToRegion"] == []

@@ -10,22 +10,9 @@ from __future__ import annotations
 
 import json
 
-from stack import STACK_NAME, SOURCE_REGION, schedule_event, wait_until
+from stack import STACK_NAME, check_request, copy_request, schedule_event, wait_until
 
 NOT_EMULATED = {"Logs", "Trace", "DeliverLogs", "DeadLetters"}
-
-
-def copy_request(backup_id: str, cluster_id: str) -> dict:
-    job = {"sourceBackupId": backup_id, "sourceClusterId": cluster_id, "sourceRegion": SOURCE_REGION,
-           "destinationRegion": "us-west-2", "generation": 0}
-    return {"action": "copy", "job": job, "attempt": 1}
-
-
-def check_request(request: dict) -> dict:
-    return {"job": request["job"], "loop": {"attempt": 1, "checks": 0, "waitSeconds": 0, "startedAt": "2026-11-26T04:00:00Z"},
-            "copy": {"outcome": "COPY_REQUESTED", "attempt": 1, "requestedAt": "2026-11-26T04:00:01Z"},
-            "policy": {"initialWaitSeconds": "1", "maxWaitSeconds": "3", "backoffPercent": "200", "deadlineSeconds": "90",
-                       "maxCopyAttempts": "3", "visibilityGraceSeconds": "10"}}
 
 
 def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):

@@ -9,11 +9,15 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use cloudhsm_backup_copy::backup::{Backup, BackupState};
+use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
+use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery};
-use cloudhsm_backup_copy::selection::Cluster;
+use cloudhsm_backup_copy::pruning::PrunePolicy;
+use cloudhsm_backup_copy::scope::Scope;
+use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
 use lambda_runtime::Diagnostic;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const NOW: i64 = 1_795_665_600; // 2026-11-26T04:00:00Z
 pub const SOURCE: &str = "backup-4kuraxsqetz";
@@ -170,4 +174,40 @@ pub fn event_file(name: &str) -> Value {
 
 pub fn error_type(e: impl Into<Diagnostic>) -> String {
     e.into().error_type
+}
+
+/// start-copy's settings in the tests: two destinations, every cluster, a day's look-back.
+pub fn start_copy_config() -> StartCopyConfig {
+    StartCopyConfig {
+        source_region: "us-east-1".into(),
+        destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:tracker".into(),
+        account_id: "123456789012".into(),
+        lookback_hours: 24,
+        selection: ClusterSelection::default(),
+        prune: PrunePolicy::default(),
+        retry: RetryPolicy::default(),
+        max_copies_in_flight: 100,
+    }
+}
+
+/// What copy-step and check-copy may act on in the tests: the same region and destinations.
+pub fn scope() -> Scope {
+    Scope {
+        source_region: "us-east-1".into(),
+        destination_regions: vec!["us-west-2".into(), "eu-west-1".into()],
+        selection: ClusterSelection::default(),
+    }
+}
+
+/// Job fields a forged request may change to leave the scope (with `CLUSTER` excluded):
+/// a destination across the GovCloud boundary, one not configured, another source region, an
+/// excluded cluster.
+pub fn out_of_scope() -> [(&'static str, Value); 4] {
+    [
+        ("destinationRegion", json!("us-gov-west-1")),
+        ("destinationRegion", json!("ap-south-1")),
+        ("sourceRegion", json!("eu-central-1")),
+        ("sourceClusterId", json!(CLUSTER)),
+    ]
 }
