@@ -7,12 +7,13 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
+mod backup_created;
 mod cloudtrail;
 
+use backup_created::parse_backup_created;
 use cloudtrail::parse_cloudtrail;
 
 use crate::error::excerpt;
-use crate::ids::{is_backup_id, is_cluster_id};
 
 /// Values quoted in error messages are cut to this many characters.
 const QUOTED_CHARS: usize = 64;
@@ -88,26 +89,55 @@ pub struct Home<'a> {
 pub const PRUNE_ACTION: &str = "prune";
 pub const PRUNE_ORIGIN: &str = "Prune Schedule";
 
-/// Parses the pruning schedule's input, exactly `{"action": "prune"}`.
-pub fn parse_prune_request(payload: &Value) -> Result<ParsedEvent, EventError> {
+/// What start-copy accepts: the pruning schedule's constant, or an EventBridge envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartCopyRequest {
+    /// `{"action": "prune"}`: the daily deep sweep, which may prune.
+    Prune,
+    /// An envelope, whose detail is read only once its account and region are known to be ours.
+    Event(Box<EventBridgeEvent<Value>>),
+}
+
+impl StartCopyRequest {
+    /// Routes a payload: one with an `action` is the pruning request or nothing; anything else
+    /// must be an envelope.
+    pub fn read(payload: Value) -> Result<Self, EventError> {
+        if payload.get("action").is_some() {
+            return parse_prune_request(&payload).map(|()| Self::Prune);
+        }
+        serde_json::from_value(payload)
+            .map(|envelope| Self::Event(Box::new(envelope)))
+            .map_err(|e| EventError::NotAnEvent(excerpt(&e.to_string(), QUOTED_CHARS)))
+    }
+
+    /// What the request asks for.
+    pub fn parse(&self, home: &Home<'_>) -> Result<ParsedEvent, EventError> {
+        match self {
+            Self::Prune => Ok(ParsedEvent {
+                trigger: Trigger::Sweep { deep: true },
+                origin: PRUNE_ORIGIN.to_owned(),
+                event_id: None,
+            }),
+            Self::Event(envelope) => parse_event(envelope, home),
+        }
+    }
+}
+
+/// The pruning schedule's input is exactly `{"action": "prune"}`.
+fn parse_prune_request(payload: &Value) -> Result<(), EventError> {
     let exact = payload
         .as_object()
         .is_some_and(|o| o.len() == 1 && o.get("action").and_then(Value::as_str) == Some(PRUNE_ACTION));
-    if !exact {
-        return Err(EventError::NotAPruneRequest);
+    if exact {
+        Ok(())
+    } else {
+        Err(EventError::NotAPruneRequest)
     }
-    Ok(ParsedEvent {
-        trigger: Trigger::Sweep { deep: true },
-        origin: PRUNE_ORIGIN.to_owned(),
-        event_id: None,
-    })
 }
 
-/// Parses an EventBridge envelope into what it asks for. An event from another account or
-/// region is ignored, with the reason, before its detail is read.
-pub fn parse_event(payload: &Value, home: &Home<'_>) -> Result<ParsedEvent, EventError> {
-    let envelope: EventBridgeEvent<Value> =
-        serde_json::from_value(payload.clone()).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
+/// Reads an EventBridge envelope's request. An event from another account or region is ignored,
+/// with the reason, before its detail is read.
+pub fn parse_event(envelope: &EventBridgeEvent<Value>, home: &Home<'_>) -> Result<ParsedEvent, EventError> {
     let event_id = envelope.id.clone();
     let source = envelope.source.as_str();
     let detail_type = envelope.detail_type.as_str();
@@ -161,33 +191,6 @@ fn foreign(account: &str, region: &str, home: &Home<'_>) -> Option<String> {
     None
 }
 
-/// `detail: {"backupId": "...", "clusterId": "..."}`; either may be absent, not both.
-fn parse_backup_created(detail: &Value) -> Result<Trigger, EventError> {
-    let detail = detail.as_object().ok_or(EventError::WrongType {
-        field: "detail",
-        expected: "an object",
-    })?;
-    let backup_id = optional_string(detail.get("backupId"), "detail.backupId")?;
-    let cluster_id = optional_string(detail.get("clusterId"), "detail.clusterId")?;
-    if let Some(value) = &cluster_id
-        && !is_cluster_id(value)
-    {
-        return Err(EventError::InvalidClusterId {
-            field: "detail.clusterId",
-            value: excerpt(value, QUOTED_CHARS),
-        });
-    }
-    match (backup_id, cluster_id) {
-        (Some(backup_id), cluster_id) if is_backup_id(&backup_id) => Ok(Trigger::Backup { backup_id, cluster_id }),
-        (Some(value), _) => Err(EventError::InvalidBackupId {
-            field: "detail.backupId",
-            value: excerpt(&value, QUOTED_CHARS),
-        }),
-        (None, Some(cluster_id)) => Ok(Trigger::Cluster { cluster_id }),
-        (None, None) => Err(EventError::NothingNamed),
-    }
-}
-
 fn optional_string(value: Option<&Value>, field: &'static str) -> Result<Option<String>, EventError> {
     match value {
         None | Some(Value::Null) => Ok(None),
@@ -209,6 +212,10 @@ mod tests {
         region: "us-east-1",
     };
 
+    fn parse(payload: &Value) -> Result<ParsedEvent, EventError> {
+        StartCopyRequest::read(payload.clone())?.parse(&HOME)
+    }
+
     fn envelope(source: &str, detail_type: &str, detail: Value) -> Value {
         json!({
             "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": detail_type,
@@ -227,7 +234,7 @@ mod tests {
             );
             e["account"] = account;
             e["region"] = region;
-            parse_event(&e, &HOME).unwrap().trigger
+            parse(&e).unwrap().trigger
         };
         let reason = |t: Trigger| match t {
             Trigger::Ignored { reason } => reason,
@@ -243,33 +250,30 @@ mod tests {
         );
         let mut nameless = envelope("aws.events", "Scheduled Event", json!({}));
         nameless.as_object_mut().unwrap().remove("account");
-        assert!(matches!(parse_event(&nameless, &HOME), Err(EventError::NotAnEvent(_))));
+        assert!(matches!(parse(&nameless), Err(EventError::NotAnEvent(_))));
         let long = "9".repeat(10_000);
         assert!(reason(forged(json!(long), json!("us-east-1"))).len() < 200);
         // The same event from home is read, and its bad cluster id is an error.
         assert!(matches!(
-            parse_event(
-                &envelope(
-                    "aws.cloudhsm",
-                    CLOUDTRAIL_API_CALL,
-                    json!({"eventSource": "cloudhsm.amazonaws.com", "eventName": "CreateHsm", "requestParameters": {"clusterId": "not a cluster"}})
-                ),
-                &HOME
-            ),
+            parse(&envelope(
+                "aws.cloudhsm",
+                CLOUDTRAIL_API_CALL,
+                json!({"eventSource": "cloudhsm.amazonaws.com", "eventName": "CreateHsm", "requestParameters": {"clusterId": "not a cluster"}})
+            )),
             Err(EventError::InvalidClusterId { .. })
         ));
     }
 
     #[test]
     fn schedule_tick_is_a_sweep() {
-        let parsed = parse_event(&envelope("aws.events", "Scheduled Event", json!({})), &HOME).unwrap();
+        let parsed = parse(&envelope("aws.events", "Scheduled Event", json!({}))).unwrap();
         assert_eq!(parsed.trigger, Trigger::Sweep { deep: false });
         assert_eq!(parsed.event_id.as_deref(), Some("6a7e8feb-b491-4cf7-a9f1-bf3703467718"));
     }
 
     #[test]
     fn the_pruning_schedule_input_is_a_pruning_sweep_and_nothing_else_is() {
-        let parsed = parse_prune_request(&json!({"action": "prune"})).unwrap();
+        let parsed = parse(&json!({"action": "prune"})).unwrap();
         assert_eq!(parsed.trigger, Trigger::Sweep { deep: true });
         assert_eq!(parsed.origin, PRUNE_ORIGIN);
         for bad in [
@@ -280,6 +284,10 @@ mod tests {
         ] {
             assert_eq!(parse_prune_request(&bad), Err(EventError::NotAPruneRequest), "{bad}");
         }
+        assert_eq!(
+            parse(&json!({"action": "prune", "x": 1})),
+            Err(EventError::NotAPruneRequest)
+        );
     }
 
     #[test]
@@ -290,7 +298,7 @@ mod tests {
             json!({"backupId": "backup-4kuraxsqetz", "clusterId": "cluster-kzlczlspnho"}),
         );
         assert_eq!(
-            parse_event(&e, &HOME).unwrap().trigger,
+            parse(&e).unwrap().trigger,
             Trigger::Backup {
                 backup_id: "backup-4kuraxsqetz".into(),
                 cluster_id: Some("cluster-kzlczlspnho".into())
@@ -302,7 +310,7 @@ mod tests {
             json!({"clusterId": "cluster-kzlczlspnho"}),
         );
         assert_eq!(
-            parse_event(&e, &HOME).unwrap().trigger,
+            parse(&e).unwrap().trigger,
             Trigger::Cluster {
                 cluster_id: "cluster-kzlczlspnho".into()
             }
@@ -323,7 +331,7 @@ mod tests {
             (json!("backup-4kuraxsqetz"), "must be an object"),
         ];
         for (detail, expected) in cases {
-            let err = parse_event(&envelope("me", BACKUP_CREATED_DETAIL_TYPE, detail.clone()), &HOME).unwrap_err();
+            let err = parse(&envelope("me", BACKUP_CREATED_DETAIL_TYPE, detail.clone())).unwrap_err();
             assert!(err.to_string().contains(expected), "{detail}: {err}");
         }
     }
@@ -333,7 +341,7 @@ mod tests {
         let restore = json!({"eventSource": "cloudhsm.amazonaws.com", "eventName": "RestoreBackup",
             "requestParameters": {"backupId": "backup-4kuraxsqetz"},
             "responseElements": {"backup": {"backupId": "backup-4kuraxsqetz", "clusterId": "cluster-kzlczlspnho"}}});
-        let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, restore), &HOME).unwrap();
+        let parsed = parse(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, restore)).unwrap();
         assert_eq!(
             parsed.trigger,
             Trigger::Backup {
@@ -344,7 +352,7 @@ mod tests {
         assert_eq!(parsed.origin, "CloudTrail RestoreBackup");
 
         let create_hsm = json!({"eventName": "CreateHsm", "requestParameters": {"clusterId": "cluster-kzlczlspnho", "availabilityZone": "us-east-1a"}});
-        let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_SERVICE_EVENT, create_hsm), &HOME).unwrap();
+        let parsed = parse(&envelope("aws.cloudhsm", CLOUDTRAIL_SERVICE_EVENT, create_hsm)).unwrap();
         assert_eq!(
             parsed.trigger,
             Trigger::Cluster {
@@ -359,7 +367,7 @@ mod tests {
         let copy = json!({"eventName": "CopyBackupToRegion", "requestParameters": {"backupId": "backup-4kuraxsqetz", "destinationRegion": "us-west-2"}});
         let tag = json!({"eventName": "TagResource", "requestParameters": {"resourceId": "x"}});
         for detail in [failed, copy, tag] {
-            let parsed = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail), &HOME).unwrap();
+            let parsed = parse(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap();
             assert!(matches!(parsed.trigger, Trigger::Ignored { .. }), "{parsed:?}");
         }
     }
@@ -367,19 +375,20 @@ mod tests {
     #[test]
     fn cloudtrail_with_a_malformed_id_is_an_error() {
         let detail = json!({"eventName": "DeleteHsm", "requestParameters": {"clusterId": "cluster-../../etc"}});
-        let err = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail), &HOME).unwrap_err();
+        let err = parse(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap_err();
         assert!(matches!(err, EventError::InvalidClusterId { .. }));
         let detail = json!({"eventName": "RestoreBackup", "requestParameters": {"backupId": ["backup-4kuraxsqetz"]}});
-        let err = parse_event(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail), &HOME).unwrap_err();
+        let err = parse(&envelope("aws.cloudhsm", CLOUDTRAIL_API_CALL, detail)).unwrap_err();
         assert!(matches!(err, EventError::InvalidBackupId { .. }));
     }
 
     #[test]
     fn other_events_and_non_events_are_errors() {
-        let err = parse_event(
-            &envelope("aws.ec2", "EC2 Instance State-change Notification", json!({})),
-            &HOME,
-        )
+        let err = parse(&envelope(
+            "aws.ec2",
+            "EC2 Instance State-change Notification",
+            json!({}),
+        ))
         .unwrap_err();
         assert!(matches!(err, EventError::Unsupported { .. }));
         for payload in [
@@ -389,10 +398,7 @@ mod tests {
             json!({"detail-type": 1}),
             json!({"source": "x", "detail": {}}),
         ] {
-            assert!(
-                matches!(parse_event(&payload, &HOME), Err(EventError::NotAnEvent(_))),
-                "{payload}"
-            );
+            assert!(matches!(parse(&payload), Err(EventError::NotAnEvent(_))), "{payload}");
         }
     }
 }

@@ -108,70 +108,80 @@ pub fn eligibility(backup: &Backup, window_start: Option<EpochSeconds>) -> Resul
     Ok(())
 }
 
+/// The sources, sorted once by [`eligibility`]: the backups that may be copied, and why each
+/// of the others may not (to any region).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidates {
+    pub eligible: Vec<Backup>,
+    /// (backup id, reason)
+    pub ineligible: Vec<(String, SkipReason)>,
+}
+
+pub fn candidates(sources: Vec<Backup>, window_start: Option<EpochSeconds>) -> Candidates {
+    let mut sorted = Candidates::default();
+    for backup in sources {
+        match eligibility(&backup, window_start) {
+            Ok(()) => sorted.eligible.push(backup),
+            Err(reason) => sorted.ineligible.push((backup.id, reason)),
+        }
+    }
+    sorted
+}
+
 /// Plans every (eligible backup, destination) pair against the copies each destination holds.
 ///
 /// `copies` maps a destination region to the copies listed there for the eligible backups.
 pub fn plan(
-    sources: &[Backup],
+    eligible: &[Backup],
     source_region: &str,
     destinations: &[String],
     copies: &HashMap<String, Vec<Backup>>,
-    window_start: Option<EpochSeconds>,
 ) -> Vec<PlanItem> {
     let mut items = Vec::new();
-    for backup in sources {
-        if let Err(reason) = eligibility(backup, window_start) {
-            items.push(PlanItem::Skip {
-                backup_id: backup.id.clone(),
-                destination_region: None,
-                reason,
-            });
-            continue;
-        }
+    for backup in eligible {
         for region in destinations {
-            let of_this: Vec<&Backup> = copies
-                .get(region)
-                .map(|all| {
-                    all.iter()
-                        .filter(|c| c.source_backup.as_deref() == Some(&backup.id))
-                        .collect()
-                })
-                .unwrap_or_default();
-            // Prefer reporting a READY copy over one still being made.
-            let live = of_this
-                .iter()
-                .filter(|c| c.state.is_live())
-                .min_by_key(|c| c.state != BackupState::Ready);
-            // A copy someone (or pruning) deleted is not made again: DeleteBackup can be undone
-            // for 7 days with RestoreBackup, and re-copying would undo the deletion instead.
-            let deleted = of_this.iter().find(|c| c.state == BackupState::PendingDeletion);
-            items.push(match (live, deleted) {
-                (Some(copy), _) => PlanItem::Skip {
-                    backup_id: backup.id.clone(),
-                    destination_region: Some(region.clone()),
-                    reason: SkipReason::AlreadyCopied {
-                        copy_backup_id: copy.id.clone(),
-                        copy_state: copy.state.clone(),
-                    },
-                },
-                (None, Some(copy)) => PlanItem::Skip {
-                    backup_id: backup.id.clone(),
-                    destination_region: Some(region.clone()),
-                    reason: SkipReason::CopyDeleted {
-                        copy_backup_id: copy.id.clone(),
-                    },
-                },
-                (None, None) => PlanItem::Copy(CopyJob {
-                    source_backup_id: backup.id.clone(),
-                    source_cluster_id: backup.cluster_id.clone(),
-                    source_region: source_region.to_owned(),
-                    destination_region: region.clone(),
-                    generation: 0,
-                }),
-            });
+            let in_region = copies.get(region).map(Vec::as_slice).unwrap_or_default();
+            items.push(plan_pair(backup, source_region, region, in_region));
         }
     }
     items
+}
+
+/// One (backup, destination) pair, given the copies listed in that destination.
+fn plan_pair(backup: &Backup, source_region: &str, region: &str, in_region: &[Backup]) -> PlanItem {
+    let of_this: Vec<&Backup> = in_region
+        .iter()
+        .filter(|c| c.source_backup.as_deref() == Some(&backup.id))
+        .collect();
+    let skip = |reason| PlanItem::Skip {
+        backup_id: backup.id.clone(),
+        destination_region: Some(region.to_owned()),
+        reason,
+    };
+    // Prefer reporting a READY copy over one still being made.
+    let live = of_this
+        .iter()
+        .filter(|c| c.state.is_live())
+        .min_by_key(|c| c.state != BackupState::Ready);
+    // A copy someone (or pruning) deleted is not made again: DeleteBackup can be undone for 7
+    // days with RestoreBackup, and re-copying would undo the deletion instead.
+    let deleted = of_this.iter().find(|c| c.state == BackupState::PendingDeletion);
+    match (live, deleted) {
+        (Some(copy), _) => skip(SkipReason::AlreadyCopied {
+            copy_backup_id: copy.id.clone(),
+            copy_state: copy.state.clone(),
+        }),
+        (None, Some(copy)) => skip(SkipReason::CopyDeleted {
+            copy_backup_id: copy.id.clone(),
+        }),
+        (None, None) => PlanItem::Copy(CopyJob {
+            source_backup_id: backup.id.clone(),
+            source_cluster_id: backup.cluster_id.clone(),
+            source_region: source_region.to_owned(),
+            destination_region: region.to_owned(),
+            generation: 0,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +202,27 @@ mod tests {
         }
     }
 
+    /// The whole plan: the ineligible sources' skips, then every eligible pair.
+    fn plan_all(
+        sources: &[Backup],
+        destinations: &[String],
+        copies: &HashMap<String, Vec<Backup>>,
+        window_start: Option<EpochSeconds>,
+    ) -> Vec<PlanItem> {
+        let sorted = candidates(sources.to_vec(), window_start);
+        let mut items: Vec<PlanItem> = sorted
+            .ineligible
+            .into_iter()
+            .map(|(backup_id, reason)| PlanItem::Skip {
+                backup_id,
+                destination_region: None,
+                reason,
+            })
+            .collect();
+        items.extend(plan(&sorted.eligible, "us-east-1", destinations, copies));
+        items
+    }
+
     fn regions() -> Vec<String> {
         vec!["us-west-2".into(), "eu-west-1".into()]
     }
@@ -199,7 +230,7 @@ mod tests {
     #[test]
     fn plans_one_job_per_ready_original_and_destination() {
         let sources = [backup("backup-aaaaaaaaaaa", BackupState::Ready, None, NOW)];
-        let items = plan(&sources, "us-east-1", &regions(), &HashMap::new(), None);
+        let items = plan_all(&sources, &regions(), &HashMap::new(), None);
         let jobs: Vec<_> = items
             .iter()
             .map(|i| match i {
@@ -222,7 +253,7 @@ mod tests {
             ),
             backup("backup-lllllllllll", BackupState::Ready, None, NOW - 10_000),
         ];
-        let items = plan(&sources, "us-east-1", &regions(), &HashMap::new(), Some(NOW - 3600));
+        let items = plan_all(&sources, &regions(), &HashMap::new(), Some(NOW - 3600));
         let reasons: Vec<_> = items
             .iter()
             .map(|i| match i {
@@ -274,7 +305,7 @@ mod tests {
                 ),
             ],
         )]);
-        let items = plan(&sources, "us-east-1", &regions(), &copies, None);
+        let items = plan_all(&sources, &regions(), &copies, None);
         assert_eq!(
             items[0],
             PlanItem::Skip {
@@ -312,8 +343,8 @@ mod tests {
             ],
         )]);
         let regions = ["us-west-2".to_owned()];
-        let with_dead = plan(&sources, "us-east-1", &regions, &dead, None);
-        let without = plan(&sources, "us-east-1", &regions, &HashMap::new(), None);
+        let with_dead = plan_all(&sources, &regions, &dead, None);
+        let without = plan_all(&sources, &regions, &HashMap::new(), None);
         assert_eq!(with_dead, without);
         assert!(matches!(&with_dead[0], PlanItem::Copy(job) if job.generation == 0));
     }
@@ -351,7 +382,7 @@ mod tests {
                 NOW,
             )],
         )]);
-        let items = plan(&sources, "us-east-1", &["us-west-2".to_owned()], &copies, None);
+        let items = plan_all(&sources, &["us-west-2".to_owned()], &copies, None);
         assert!(matches!(
             &items[0],
             PlanItem::Skip {

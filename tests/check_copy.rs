@@ -30,7 +30,7 @@ async fn check_copy_reports_the_copy_and_the_next_step() {
     });
     let svc = check_copy(hsm);
 
-    let out = svc.handle(event_file("check-copy.json"), NOW + 600).await.unwrap();
+    let out = invoke(&svc, event_file("check-copy.json"), NOW + 600).await.unwrap();
 
     assert_eq!(out.check.destination_backup_id.as_deref(), Some("backup-readyreadyr"));
     let json = serde_json::to_value(&out).unwrap();
@@ -42,20 +42,20 @@ async fn check_copy_reports_the_copy_and_the_next_step() {
 #[tokio::test]
 async fn check_copy_errors_carry_stable_names() {
     let svc = check_copy(FakeHsm::default());
-    let err = svc.handle(json!({"job": {}}), NOW).await.unwrap_err();
+    let err = invoke(&svc, json!({"job": {}}), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "InvalidInput");
     assert!(svc.backups.calls().is_empty());
 
     let mut bad_policy = event_file("check-copy.json");
     bad_policy["policy"]["maxCopyAttempts"] = json!("0");
-    let err = svc.handle(bad_policy, NOW).await.unwrap_err();
+    let err = invoke(&svc, bad_policy, NOW).await.unwrap_err();
     assert_eq!(error_type(err), "InvalidInput");
 
     let denied = check_copy(FakeHsm {
         failing_region: Some(("us-west-2".into(), AwsErrorKind::AccessDenied)),
         ..FakeHsm::default()
     });
-    let err = denied.handle(event_file("check-copy.json"), NOW).await.unwrap_err();
+    let err = invoke(&denied, event_file("check-copy.json"), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "NonRetryable");
 }
 
@@ -66,7 +66,7 @@ async fn check_copy_refuses_jobs_outside_its_scope_without_a_call() {
     for (field, value) in out_of_scope() {
         let mut input = event_file("check-copy.json");
         input["job"][field] = value.clone();
-        let err = svc.handle(input, NOW).await.unwrap_err();
+        let err = invoke(&svc, input, NOW).await.unwrap_err();
         // us-gov-west-1 is refused earlier, as a region backups from here cannot reach.
         let message = err.to_string();
         assert!(
@@ -85,7 +85,7 @@ async fn a_throttled_or_failing_listing_is_a_missed_check_not_a_failure() {
             failing_region: Some(("us-west-2".into(), kind)),
             ..FakeHsm::default()
         });
-        let out = svc.handle(event_file("check-copy.json"), NOW + 60).await.unwrap();
+        let out = invoke(&svc, event_file("check-copy.json"), NOW + 60).await.unwrap();
         let json = serde_json::to_value(&out).unwrap();
         assert_eq!(
             (json["check"]["state"].as_str(), json["check"]["next"].as_str()),

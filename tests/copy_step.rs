@@ -31,8 +31,8 @@ async fn the_copy_step_copies_once_per_attempt() {
     let svc = copy_step(FakeHsm::with_source(BackupState::Ready, NOW));
     let step = event_file("copy-step.json");
 
-    let first = svc.handle(step.clone(), NOW).await.unwrap();
-    let retried = svc.handle(step, NOW).await.unwrap();
+    let first = invoke(&svc, step.clone(), NOW).await.unwrap();
+    let retried = invoke(&svc, step, NOW).await.unwrap();
 
     assert_eq!(first.outcome, CopyOutcome::CopyRequested);
     assert_eq!(first.requested_at, "2026-11-26T04:00:00Z");
@@ -53,7 +53,7 @@ async fn the_copy_step_copies_once_per_attempt() {
 async fn the_copy_step_marks_its_copy_and_a_retried_attempt_finds_it() {
     let svc = copy_step(FakeHsm::with_source(BackupState::Ready, NOW));
     let step = event_file("copy-step.json");
-    svc.handle(step.clone(), NOW).await.unwrap();
+    invoke(&svc, step.clone(), NOW).await.unwrap();
     let copy = svc.backups.in_region("us-west-2").pop().unwrap();
     assert!(
         copy.tags
@@ -64,12 +64,15 @@ async fn the_copy_step_marks_its_copy_and_a_retried_attempt_finds_it() {
     // The copy died; the same attempt retried must not copy again, the next attempt must.
     svc.backups.backups.lock().unwrap().get_mut("us-west-2").unwrap()[0].state = BackupState::Deleted;
     assert_eq!(
-        svc.handle(step.clone(), NOW).await.unwrap().outcome,
+        invoke(&svc, step.clone(), NOW).await.unwrap().outcome,
         CopyOutcome::AlreadyRequested
     );
     let mut next = step;
     next["attempt"] = json!(2);
-    assert_eq!(svc.handle(next, NOW).await.unwrap().outcome, CopyOutcome::CopyRequested);
+    assert_eq!(
+        invoke(&svc, next, NOW).await.unwrap().outcome,
+        CopyOutcome::CopyRequested
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -90,7 +93,7 @@ async fn an_ambiguous_copy_answer_is_not_an_error_to_retry() {
         let mut hsm = FakeHsm::with_source(BackupState::Ready, NOW);
         hsm.failing_copy = Some(kind);
         let svc = copy_step(hsm);
-        let result = svc.handle(event_file("copy-step.json"), NOW).await;
+        let result = invoke(&svc, event_file("copy-step.json"), NOW).await;
         match expected {
             Ok(outcome) => assert_eq!(result.unwrap().outcome, outcome),
             Err(name) => assert_eq!(error_type(result.unwrap_err()), name),
@@ -111,13 +114,12 @@ async fn the_copy_step_refuses_jobs_outside_its_scope_without_a_call() {
     for (field, value) in out_of_scope() {
         let mut step = event_file("copy-step.json");
         step["job"][field] = value.clone();
-        let err = svc.handle(step, NOW).await.unwrap_err();
+        let err = invoke(&svc, step, NOW).await.unwrap_err();
         assert_eq!(error_type(err), "InvalidInput", "{field}={value}");
     }
     let mut included_only = copy_step(FakeHsm::with_source(BackupState::Ready, NOW));
     included_only.config.scope.selection.include = vec!["cluster-aaaaaaaaaaa".into()];
-    let err = included_only
-        .handle(event_file("copy-step.json"), NOW)
+    let err = invoke(&included_only, event_file("copy-step.json"), NOW)
         .await
         .unwrap_err();
     assert_eq!(
@@ -137,7 +139,7 @@ async fn the_copy_step_is_its_own_payload_and_nothing_else() {
         json!({"action": "copy", "job": {}, "attempt": 1}),
         json!({"action": "copy", "job": event_file("copy-step.json")["job"], "attempt": 0}),
     ] {
-        let err = svc.handle(payload.clone(), NOW).await.unwrap_err();
+        let err = invoke(&svc, payload.clone(), NOW).await.unwrap_err();
         assert_eq!(error_type(err), "InvalidInput", "{payload}");
     }
     assert!(svc.backups.calls().is_empty());
@@ -148,7 +150,7 @@ async fn the_copy_carries_source_configured_and_provenance_tags() {
     let mut svc = copy_step(FakeHsm::with_source(BackupState::Ready, NOW));
     svc.config.tag_policy.extra = vec![("cost-center".into(), "dr".into())];
 
-    svc.handle(event_file("copy-step.json"), NOW).await.unwrap();
+    invoke(&svc, event_file("copy-step.json"), NOW).await.unwrap();
 
     let copy = &svc.backups.in_region("us-west-2")[0];
     let tag = |k: &str| copy.tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
@@ -167,7 +169,7 @@ async fn too_many_tags_fail_the_copy_step_without_copying() {
     hsm.add("us-east-1", source);
     let svc = copy_step(hsm);
 
-    let err = svc.handle(event_file("copy-step.json"), NOW).await.unwrap_err();
+    let err = invoke(&svc, event_file("copy-step.json"), NOW).await.unwrap_err();
 
     assert!(err.to_string().contains("limit of 50"), "{err}");
     assert_eq!(error_type(err), "NonRetryable");
@@ -177,6 +179,6 @@ async fn too_many_tags_fail_the_copy_step_without_copying() {
 #[tokio::test]
 async fn a_vanished_source_fails_the_copy_step() {
     let svc = copy_step(FakeHsm::default());
-    let err = svc.handle(event_file("copy-step.json"), NOW).await.unwrap_err();
+    let err = invoke(&svc, event_file("copy-step.json"), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "NonRetryable");
 }

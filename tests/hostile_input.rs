@@ -9,6 +9,8 @@ mod support;
 
 use std::sync::Mutex;
 
+use support::invoke;
+
 use cloudhsm_backup_copy::backup::Backup;
 use cloudhsm_backup_copy::config::{CheckCopyConfig, CopyStepConfig, StartCopyConfig};
 use cloudhsm_backup_copy::error::{AwsError, MAX_MESSAGE_CHARS};
@@ -223,7 +225,7 @@ proptest! {
     #[test]
     fn start_copy_survives_any_json(payload in any_json()) {
         let svc = start_copy();
-        match runtime().block_on(svc.handle(payload, NOW)) {
+        match runtime().block_on(invoke(&svc, payload, NOW)) {
             Err(e) => {
                 // Arbitrary JSON is never a valid event, so it fails before any call.
                 prop_assert_eq!(error_type(e), "InvalidInput");
@@ -248,7 +250,7 @@ proptest! {
         let mut event = at_home("aws.cloudhsm", "AWS API Call via CloudTrail", detail);
         event["account"] = json!(account);
         event["region"] = json!(region);
-        let summary = runtime().block_on(svc.handle(event, NOW));
+        let summary = runtime().block_on(invoke(&svc, event, NOW));
         prop_assert!(summary.is_ok());
         prop_assert!(summary.unwrap().ignored.unwrap().starts_with("event from "));
         prop_assert_eq!(svc.backups.calls() + svc.executions.calls(), 0);
@@ -257,7 +259,7 @@ proptest! {
     #[test]
     fn the_copy_step_refuses_broken_or_foreign_requests_without_calling_aws(payload in prop_oneof![copy_request(), any_json()]) {
         let svc = copy_step();
-        let err = runtime().block_on(svc.handle(payload.clone(), NOW)).err();
+        let err = runtime().block_on(invoke(&svc, payload.clone(), NOW)).err();
         prop_assert!(err.is_some(), "accepted {}", payload);
         prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
         prop_assert_eq!(svc.backups.calls(), 0);
@@ -266,7 +268,7 @@ proptest! {
     #[test]
     fn start_copy_rejects_broken_events_without_calling_aws(payload in broken_event()) {
         let svc = start_copy();
-        let result = runtime().block_on(svc.handle(payload.clone(), NOW));
+        let result = runtime().block_on(invoke(&svc, payload.clone(), NOW));
         let err = result.err();
         prop_assert!(err.is_some(), "accepted {}", payload);
         prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
@@ -282,7 +284,7 @@ proptest! {
         payload["loop"]["startedAt"] = json!(started);
         payload["copy"]["requestedAt"] = json!(requested);
         let svc = check_copy();
-        let err = runtime().block_on(svc.handle(payload, NOW)).err();
+        let err = runtime().block_on(invoke(&svc, payload, NOW)).err();
         prop_assert!(err.is_some());
         prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
         prop_assert_eq!(svc.backups.calls(), 0);
@@ -291,7 +293,7 @@ proptest! {
     #[test]
     fn check_copy_survives_any_json(payload in any_json()) {
         let svc = check_copy();
-        let result = runtime().block_on(svc.handle(payload, NOW));
+        let result = runtime().block_on(invoke(&svc, payload, NOW));
         let err = result.err();
         prop_assert!(err.is_some());
         prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");

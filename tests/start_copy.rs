@@ -12,9 +12,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cloudhsm_backup_copy::backup::BackupState;
+use cloudhsm_backup_copy::copy_guard::CopyRequest;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
-use cloudhsm_backup_copy::event::{Home, parse_event};
+use cloudhsm_backup_copy::event::{Home, StartCopyRequest};
 use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy};
+use cloudhsm_backup_copy::payload::Request;
 use cloudhsm_backup_copy::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::report::Summary;
@@ -130,13 +132,12 @@ fn every_example_event_parses() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let value = event_file(&name);
         let parsed = match name.as_str() {
-            "copy-step.json" => serde_json::from_value::<cloudhsm_backup_copy::copy_guard::CopyRequest>(value)
+            "copy-step.json" => CopyRequest::from_json(value).map(|_| ()).map_err(|e| e.to_string()),
+            "check-copy.json" => CheckInput::from_json(value).map(|_| ()).map_err(|e| e.to_string()),
+            _ => StartCopyRequest::read(value)
+                .and_then(|request| request.parse(&HOME))
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            "check-copy.json" => serde_json::from_value::<CheckInput>(value)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            _ => parse_event(&value, &HOME).map(|_| ()).map_err(|e| e.to_string()),
         };
         assert!(parsed.is_ok(), "{name}: {parsed:?}");
         seen += 1;
@@ -148,7 +149,7 @@ fn every_example_event_parses() {
 async fn a_backup_created_event_starts_one_tracked_copy_per_destination() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
 
-    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = invoke(&svc, event_file("backup-created.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     assert_eq!(
@@ -168,10 +169,10 @@ async fn a_backup_created_event_starts_one_tracked_copy_per_destination() {
 #[tokio::test]
 async fn repeated_events_join_the_running_execution_and_count_it_as_a_skip() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
-    let first = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let first = invoke(&svc, event_file("backup-created.json"), NOW).await.unwrap();
     assert_eq!(first.started_count, 2);
     for _ in 0..4 {
-        let again = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+        let again = invoke(&svc, event_file("backup-created.json"), NOW).await.unwrap();
         assert_eq!(again.started_count, 0);
         assert_eq!(count(&again, "ALREADY_TRACKING"), 2);
     }
@@ -186,7 +187,7 @@ async fn a_closed_execution_without_a_live_copy_moves_the_pair_to_its_next_gener
         svc.executions.closed(&name, status, NOW - 7200);
     }
 
-    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = invoke(&svc, event_file("backup-created.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     assert_eq!(
@@ -205,11 +206,10 @@ async fn sweeps_back_off_then_give_up_and_an_explicit_event_asks_again() {
     // Two failures, the last 30 minutes ago: the retry waits (1 h after the second failure).
     svc.executions.closed(&west(0), "FAILED", NOW - 9000);
     svc.executions.closed(&west(1), "ABORTED", NOW - 1800);
-    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert_eq!(count(&sweep, "BACKING_OFF"), 1, "{sweep:?}");
     assert_eq!(sweep.started_count, 1); // eu-west-1
-    let later = svc
-        .handle(event_file("scheduled-sweep.json"), NOW + 1800)
+    let later = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 1800)
         .await
         .unwrap();
     assert_eq!(later.started[0].execution_name, west(2));
@@ -218,8 +218,7 @@ async fn sweeps_back_off_then_give_up_and_an_explicit_event_asks_again() {
     for g in 2..5 {
         svc.executions.closed(&west(g), "FAILED", NOW - 100);
     }
-    let sweep = svc
-        .handle(event_file("scheduled-sweep.json"), NOW + 3600)
+    let sweep = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 3600)
         .await
         .unwrap();
     assert_eq!(sweep.started_count, 0);
@@ -229,7 +228,9 @@ async fn sweeps_back_off_then_give_up_and_an_explicit_event_asks_again() {
     assert_eq!(given_up["nextExecutionName"], west(5));
 
     // The custom event naming the backup always starts one more.
-    let asked = svc.handle(event_file("backup-created.json"), NOW + 3600).await.unwrap();
+    let asked = invoke(&svc, event_file("backup-created.json"), NOW + 3600)
+        .await
+        .unwrap();
     assert_eq!(asked.started[0].execution_name, west(5));
     assert_eq!(asked.started_count, 1);
 }
@@ -244,7 +245,7 @@ async fn a_success_after_failures_resets_the_count() {
     // The copy was made, then vanished (deleted and gone after 7 days, or lost).
     svc.executions
         .closed("backup-4kuraxsqetz-to-us-west-2-5", "SUCCEEDED", NOW - 99_999);
-    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert_eq!(sweep.started[0].execution_name, "backup-4kuraxsqetz-to-us-west-2-6");
 }
 
@@ -254,7 +255,7 @@ async fn a_destination_that_cannot_be_listed_fails_retryably_and_spares_the_othe
     hsm.failing_region = Some(("us-west-2".into(), AwsErrorKind::Throttled));
     let svc = service(hsm);
 
-    let err = svc.handle(event_file("backup-created.json"), NOW).await.unwrap_err();
+    let err = invoke(&svc, event_file("backup-created.json"), NOW).await.unwrap_err();
 
     assert_eq!(error_type(err), "Retryable");
     let names: Vec<String> = svc.executions.executions.lock().unwrap().keys().cloned().collect();
@@ -283,7 +284,7 @@ async fn the_sweep_copies_only_ready_originals_inside_the_window() {
     });
     let svc = service(hsm);
 
-    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     // READY ones inside the window only (this fake stops exactly at the window's start).
     assert_eq!(summary.examined, 2);
@@ -298,7 +299,7 @@ async fn the_sweep_copies_only_ready_originals_inside_the_window() {
 #[tokio::test]
 async fn a_named_backup_that_is_not_ready_is_skipped_with_its_state() {
     let svc = service(FakeHsm::with_source(BackupState::CreateInProgress, NOW));
-    let summary = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let summary = invoke(&svc, event_file("backup-created.json"), NOW).await.unwrap();
     assert_eq!(
         wire(&summary.skipped),
         json!([{"sourceBackupId": SOURCE, "destinationRegion": null, "reason": "NOT_READY", "state": "CREATE_IN_PROGRESS"}])
@@ -309,7 +310,9 @@ async fn a_named_backup_that_is_not_ready_is_skipped_with_its_state() {
 #[tokio::test]
 async fn a_cluster_event_lists_that_clusters_ready_backups() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW - 60));
-    let summary = svc.handle(event_file("cloudtrail-create-hsm.json"), NOW).await.unwrap();
+    let summary = invoke(&svc, event_file("cloudtrail-create-hsm.json"), NOW)
+        .await
+        .unwrap();
     assert_eq!(summary.origin, "CloudTrail CreateHsm");
     assert_eq!(summary.started.len(), 2);
 }
@@ -318,8 +321,7 @@ async fn a_cluster_event_lists_that_clusters_ready_backups() {
 async fn ignored_and_malformed_events_make_no_aws_call() {
     let svc = service(FakeHsm::with_source(BackupState::Ready, NOW));
 
-    let ignored = svc
-        .handle(event_file("cloudtrail-copy-backup-to-region.json"), NOW)
+    let ignored = invoke(&svc, event_file("cloudtrail-copy-backup-to-region.json"), NOW)
         .await
         .unwrap();
     assert!(ignored.ignored.as_deref().unwrap().contains("CopyBackupToRegion"));
@@ -332,7 +334,7 @@ async fn ignored_and_malformed_events_make_no_aws_call() {
         json!({"action": "delete", "job": {}, "attempt": 1}),
     ];
     for payload in malformed {
-        let err = svc.handle(payload.clone(), NOW).await.unwrap_err();
+        let err = invoke(&svc, payload.clone(), NOW).await.unwrap_err();
         assert_eq!(error_type(err), "InvalidInput", "{payload}");
     }
     assert_eq!(svc.backups.calls(), Vec::<String>::new());
@@ -360,7 +362,7 @@ async fn excluded_and_untagged_clusters_are_skipped_for_events_and_sweeps() {
     let mut svc = service(hsm);
     svc.config.selection = ClusterSelection::parse("", "cluster-gonegonegon", "dr-copy=true").unwrap();
 
-    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = sweep.started.iter().map(|s| s.source_backup_id.as_str()).collect();
     assert_eq!(started, vec![SOURCE, SOURCE]);
@@ -372,7 +374,7 @@ async fn excluded_and_untagged_clusters_are_skipped_for_events_and_sweeps() {
     assert_eq!(sweep.unknown_cluster_ids, vec!["cluster-gonegonegon"]);
 
     svc.config.selection = ClusterSelection::parse("", CLUSTER, "").unwrap();
-    let event = svc.handle(event_file("backup-created.json"), NOW).await.unwrap();
+    let event = invoke(&svc, event_file("backup-created.json"), NOW).await.unwrap();
     assert_eq!(wire(&event.skipped)[0]["detail"], "in EXCLUDE_CLUSTERS");
     assert!(event.started.is_empty());
 }
@@ -414,14 +416,14 @@ async fn the_hourly_sweep_reads_only_the_window_and_leaves_pruning_to_the_prunin
     copied_backup(&hsm, "backup-oldoldoldol", "backup-oldcopyoldc", 5);
     let svc = pruning_service(hsm, 2);
 
-    let sweep = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let sweep = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert!(
         sweep.pruned.is_empty() && wire(&sweep).get("pruned").is_none(),
         "{sweep:?}"
     );
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
 
-    let run = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    let run = invoke(&svc, json!({"action": "prune"}), NOW).await.unwrap();
     assert_eq!(run.origin, "Prune Schedule");
     assert_eq!(
         wire(&run.pruned),
@@ -442,10 +444,10 @@ async fn the_daily_deep_run_finds_what_an_early_stopping_hourly_read_missed_even
     hsm.missed_by_windowed_reads = vec![SOURCE.into()];
     let svc = pruning_service(hsm, 0);
 
-    let hourly = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let hourly = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert_eq!(hourly.started_count, 0);
 
-    let daily = svc.handle(json!({"action": "prune"}), NOW).await.unwrap();
+    let daily = invoke(&svc, json!({"action": "prune"}), NOW).await.unwrap();
     assert!(daily.ignored.is_none(), "{daily:?}");
     assert_eq!(daily.started[0].execution_name, "backup-4kuraxsqetz-to-us-west-2-0");
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
@@ -464,7 +466,7 @@ async fn a_malformed_pruning_request_is_invalid_input_and_calls_nothing() {
         json!({"action": "prune", "regions": ["us-west-2"]}),
         json!({"action": "Prune"}),
     ] {
-        let err = svc.handle(payload, NOW).await.unwrap_err();
+        let err = invoke(&svc, payload, NOW).await.unwrap_err();
         assert_eq!(error_type(err), "InvalidInput");
     }
     assert!(svc.backups.calls().is_empty());
@@ -479,7 +481,7 @@ async fn a_first_sweep_starts_a_few_executions_at_a_time_and_reports_them_in_pla
     }
     let svc = service(hsm);
 
-    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     // The response lists the first 100 and counts them all (a Lambda response is at most 6 MB).
@@ -517,7 +519,7 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
             .closed(&format!("{}-to-eu-west-1-{g}", ids[1]), "FAILED", NOW - 99_999);
     }
 
-    let summary = svc.handle(event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
 
     let started: Vec<&str> = summary.started.iter().map(|s| s.execution_name.as_str()).collect();
     let west: Vec<&&str> = started.iter().filter(|n| n.contains("us-west-2")).collect();
@@ -534,8 +536,7 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
     // eu-west-1 (3 running). Once a region's budget is spent its other pairs are deferred
     // without a look (running or given up alike; in us-west-2 some may be looked at first, as
     // starts run 8 at a time): the 3 other pairs of us-west-2 and all 5 of eu-west-1.
-    let next = svc
-        .handle(event_file("scheduled-sweep.json"), NOW + 3600)
+    let next = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 3600)
         .await
         .unwrap();
     assert_eq!(next.started_count, 1, "{:?}", next.started);
@@ -560,8 +561,7 @@ async fn a_sweep_keeps_at_most_max_copies_in_flight_per_region_and_defers_the_re
             svc.backups.add(region, copy);
         }
     }
-    let last = svc
-        .handle(event_file("scheduled-sweep.json"), NOW + 7200)
+    let last = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 7200)
         .await
         .unwrap();
     assert_eq!(last.started_count, 2, "{:?}", last.started);
@@ -577,7 +577,7 @@ async fn a_pruning_run_that_cannot_list_a_destination_fails_even_with_nothing_to
         ..FakeHsm::default()
     };
     let svc = pruning_service(hsm, 2);
-    let err = svc.handle(json!({"action": "prune"}), NOW).await.unwrap_err();
+    let err = invoke(&svc, json!({"action": "prune"}), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "Retryable");
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
 }

@@ -2,9 +2,9 @@
 
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::config::CheckCopyConfig;
-use cloudhsm_backup_copy::handlers::check_copy::{CheckCopy, function_handler};
-use cloudhsm_backup_copy::payload::Payload;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
+use cloudhsm_backup_copy::handlers::serve;
+use lambda_runtime::{Error, tracing};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -16,8 +16,5 @@ async fn main() -> Result<(), Error> {
         backups: CloudHsm::new(&shared, config.scope.destination_regions.iter().map(String::as_str)),
         config,
     };
-    run(service_fn(|event: LambdaEvent<Payload>| {
-        function_handler(event, &service)
-    }))
-    .await
+    serve(&service).await
 }

@@ -2,9 +2,9 @@
 
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::config::CopyStepConfig;
-use cloudhsm_backup_copy::handlers::copy_step::{CopyStep, function_handler};
-use cloudhsm_backup_copy::payload::Payload;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
+use cloudhsm_backup_copy::handlers::serve;
+use lambda_runtime::{Error, tracing};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -17,8 +17,5 @@ async fn main() -> Result<(), Error> {
         std::iter::once(scope.source_region.as_str()).chain(scope.destination_regions.iter().map(String::as_str));
     let backups = CloudHsm::new(&shared, regions);
     let service = CopyStep { backups, config };
-    run(service_fn(|event: LambdaEvent<Payload>| {
-        function_handler(event, &service)
-    }))
-    .await
+    serve(&service).await
 }

@@ -3,9 +3,9 @@
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::aws::sfn::StepFunctions;
 use cloudhsm_backup_copy::config::StartCopyConfig;
-use cloudhsm_backup_copy::handlers::start_copy::{StartCopy, function_handler};
-use cloudhsm_backup_copy::payload::Payload;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use cloudhsm_backup_copy::handlers::serve;
+use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
+use lambda_runtime::{Error, tracing};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -24,8 +24,5 @@ async fn main() -> Result<(), Error> {
         ),
         config,
     };
-    run(service_fn(|event: LambdaEvent<Payload>| {
-        function_handler(event, &service)
-    }))
-    .await
+    serve(&service).await
 }

@@ -1,16 +1,17 @@
 //! check-copy: lists the source backup's copies in the destination region and decides what the
 //! poll loop does next (see [`crate::tracking::decide_check`]).
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use tracing::{Instrument, info, warn};
 
 use crate::config::CheckCopyConfig;
 use crate::error::{AwsError, Classified, ErrorType, diagnostic};
-use crate::payload::Payload;
+use crate::handlers::Handler;
+use crate::payload::{NotJson, Request, from_serde};
 use crate::ports::{BackupApi, BackupQuery};
 use crate::scope::OutOfScope;
-use crate::time::{self, EpochSeconds};
+use crate::time::EpochSeconds;
 use crate::tracking::{CheckInput, CheckOutput, TrackingError, ValidCheck, decide_check};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,22 +41,40 @@ impl From<CheckCopyError> for Diagnostic {
     }
 }
 
+impl From<NotJson> for CheckCopyError {
+    fn from(e: NotJson) -> Self {
+        Self::InvalidInput(e.to_string())
+    }
+}
+
+/// The execution's document plus the policy, as the state machine's CheckCopy sends it.
+impl Request for CheckInput {
+    type Error = CheckCopyError;
+    fn from_json(value: Value) -> Result<Self, CheckCopyError> {
+        from_serde(value, CheckCopyError::InvalidInput)
+    }
+}
+
 pub struct CheckCopy<B> {
     pub backups: B,
     pub config: CheckCopyConfig,
 }
 
-impl<B: BackupApi> CheckCopy<B> {
-    pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<CheckOutput, CheckCopyError> {
-        let input: CheckInput =
-            serde_json::from_value(payload).map_err(|e| CheckCopyError::InvalidInput(e.to_string()))?;
+impl<B: BackupApi> Handler for CheckCopy<B> {
+    type Request = CheckInput;
+    type Output = CheckOutput;
+    type Error = CheckCopyError;
+
+    async fn handle(&self, input: CheckInput, now: EpochSeconds) -> Result<CheckOutput, CheckCopyError> {
         // Every input check comes before the AWS call.
         let valid = input.validate()?;
         self.config.scope.admit(valid.job())?;
         let span = valid.job().span();
         self.check(valid, now).instrument(span).await
     }
+}
 
+impl<B: BackupApi> CheckCopy<B> {
     async fn check(&self, valid: ValidCheck, now: EpochSeconds) -> Result<CheckOutput, CheckCopyError> {
         let ids = [valid.job().source_backup_id.clone()];
         let listing = match self
@@ -86,13 +105,4 @@ impl<B: BackupApi> CheckCopy<B> {
         );
         Ok(output)
     }
-}
-
-/// The Lambda entry point.
-pub async fn function_handler<B: BackupApi>(
-    event: LambdaEvent<Payload>,
-    service: &CheckCopy<B>,
-) -> Result<CheckOutput, CheckCopyError> {
-    let payload = event.payload.into_json().map_err(CheckCopyError::InvalidInput)?;
-    service.handle(payload, time::now()).await
 }

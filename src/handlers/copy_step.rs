@@ -2,7 +2,7 @@
 //! CopyBackupToRegion behind the guard in [`crate::copy_guard`], with the copy's tags, for a job
 //! inside this deployment's [`Scope`](crate::scope::Scope).
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use tracing::{Instrument, info, warn};
 
@@ -10,12 +10,13 @@ use crate::backoff::retry_throttled;
 use crate::config::CopyStepConfig;
 use crate::copy_guard::{CopyOutcome, CopyRequest, CopyResult, decide_copy};
 use crate::error::{AwsError, AwsErrorKind, Classified, ErrorType, diagnostic};
+use crate::handlers::Handler;
 use crate::job::JobError;
-use crate::payload::Payload;
+use crate::payload::{NotJson, Request, from_serde};
 use crate::ports::{BackupApi, BackupQuery};
 use crate::scope::OutOfScope;
 use crate::tags::TagError;
-use crate::time::{self, EpochSeconds, to_rfc3339};
+use crate::time::{EpochSeconds, to_rfc3339};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CopyStepError {
@@ -49,21 +50,32 @@ impl From<CopyStepError> for Diagnostic {
     }
 }
 
+impl From<NotJson> for CopyStepError {
+    fn from(e: NotJson) -> Self {
+        Self::InvalidInput(e.to_string())
+    }
+}
+
+/// `{"action": "copy", "job": ..., "attempt": n}`, as the state machine's RequestCopy sends it.
+impl Request for CopyRequest {
+    type Error = CopyStepError;
+    fn from_json(value: Value) -> Result<Self, CopyStepError> {
+        from_serde(value, CopyStepError::InvalidInput)
+    }
+}
+
 pub struct CopyStep<B> {
     pub backups: B,
     pub config: CopyStepConfig,
 }
 
-impl<B: BackupApi> CopyStep<B> {
-    /// Parses and carries out one copy request (`{"action": "copy", "job": ..., "attempt": n}`).
-    pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<CopyResult, CopyStepError> {
-        let request: CopyRequest =
-            serde_json::from_value(payload).map_err(|e| CopyStepError::InvalidInput(e.to_string()))?;
-        self.copy(request, now).await
-    }
+impl<B: BackupApi> Handler for CopyStep<B> {
+    type Request = CopyRequest;
+    type Output = CopyResult;
+    type Error = CopyStepError;
 
     /// One guarded CopyBackupToRegion. Every check of the request comes before the first call.
-    pub async fn copy(&self, request: CopyRequest, now: EpochSeconds) -> Result<CopyResult, CopyStepError> {
+    async fn handle(&self, request: CopyRequest, now: EpochSeconds) -> Result<CopyResult, CopyStepError> {
         let job = &request.job;
         job.validate()?;
         self.config.scope.admit(job)?;
@@ -73,7 +85,9 @@ impl<B: BackupApi> CopyStep<B> {
         let span = job.span();
         self.guarded_copy(&request, now).instrument(span).await
     }
+}
 
+impl<B: BackupApi> CopyStep<B> {
     async fn guarded_copy(&self, request: &CopyRequest, now: EpochSeconds) -> Result<CopyResult, CopyStepError> {
         let job = &request.job;
         let ids = [job.source_backup_id.clone()];
@@ -125,13 +139,4 @@ impl<B: BackupApi> CopyStep<B> {
             requested_at: to_rfc3339(now),
         })
     }
-}
-
-/// The Lambda entry point.
-pub async fn function_handler<B: BackupApi>(
-    event: LambdaEvent<Payload>,
-    service: &CopyStep<B>,
-) -> Result<CopyResult, CopyStepError> {
-    let payload = event.payload.into_json().map_err(CopyStepError::InvalidInput)?;
-    service.handle(payload, time::now()).await
 }

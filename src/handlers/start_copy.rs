@@ -16,23 +16,21 @@ mod sweep_report;
 
 use std::collections::HashMap;
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use tracing::info;
 
-use crate::backup::Backup;
 use crate::config::StartCopyConfig;
 use crate::error::{AwsError, Classified, ErrorType, diagnostic};
-use crate::event::{
-    BACKUP_CREATED_DETAIL_TYPE, EventError, Home, ParsedEvent, Trigger, parse_event, parse_prune_request,
-};
+use crate::event::{BACKUP_CREATED_DETAIL_TYPE, EventError, Home, ParsedEvent, StartCopyRequest, Trigger};
+use crate::handlers::Handler;
 use crate::job::JobError;
-use crate::payload::Payload;
-use crate::plan::{SkipReason, eligibility, plan};
+use crate::payload::{NotJson, Request};
+use crate::plan::{Candidates, SkipReason, candidates, plan};
 use crate::ports::{BackupApi, ExecutionApi};
 pub use crate::report::MAX_LISTED;
 use crate::report::{StartResult, Summary};
-use crate::time::{self, EpochSeconds};
+use crate::time::EpochSeconds;
 
 /// StartExecution calls in flight at once: a first sweep over a large fleet starts thousands,
 /// one at a time they would take minutes. Step Functions allows StartExecution bursts of
@@ -44,8 +42,8 @@ pub const START_CONCURRENCY: usize = 8;
 pub enum StartCopyError {
     #[error(transparent)]
     Event(#[from] EventError),
-    #[error("{0}")]
-    Unreadable(String),
+    #[error(transparent)]
+    Unreadable(#[from] NotJson),
     #[error(transparent)]
     Job(#[from] JobError),
     #[error(transparent)]
@@ -76,23 +74,31 @@ impl From<StartCopyError> for Diagnostic {
     }
 }
 
+impl Request for StartCopyRequest {
+    type Error = StartCopyError;
+    fn from_json(value: Value) -> Result<Self, StartCopyError> {
+        Ok(Self::read(value)?)
+    }
+}
+
 pub struct StartCopy<B, E> {
     pub backups: B,
     pub executions: E,
     pub config: StartCopyConfig,
 }
 
-impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
-    /// Handles either payload and returns the run's summary.
-    pub async fn handle(&self, payload: Value, now: EpochSeconds) -> Result<Summary, StartCopyError> {
+impl<B: BackupApi, E: ExecutionApi> Handler for StartCopy<B, E> {
+    type Request = StartCopyRequest;
+    type Output = Summary;
+    type Error = StartCopyError;
+
+    /// Handles either request and returns the run's summary.
+    async fn handle(&self, request: StartCopyRequest, now: EpochSeconds) -> Result<Summary, StartCopyError> {
         let home = Home {
             account: &self.config.account_id,
             region: &self.config.source_region,
         };
-        let event = match payload.get("action") {
-            Some(_) => parse_prune_request(&payload)?,
-            None => parse_event(&payload, &home)?,
-        };
+        let event = request.parse(&home)?;
         let summary = self.run(event, now).await?;
         info!(
             origin = %summary.origin,
@@ -116,7 +122,9 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         }
         Ok(summary)
     }
+}
 
+impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
     /// Plans and starts the copies an event asks for.
     pub async fn run(&self, event: ParsedEvent, now: EpochSeconds) -> Result<Summary, StartCopyError> {
         let config = &self.config;
@@ -139,24 +147,22 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         summary.examined = sources.len();
         let sources = self.select(&event.trigger, sources, &mut summary).await?;
 
-        // Freshness and the destination lookups concern the window's backups only (a deep run
-        // lists older ones too).
-        let in_window: Vec<Backup> = sources
-            .iter()
-            .filter(|b| eligibility(b, window).is_ok())
-            .cloned()
-            .collect();
-        let eligible: Vec<String> = in_window.iter().map(|b| b.id.clone()).collect();
+        // Eligibility is decided once; freshness and the destination lookups concern the
+        // eligible backups only (a deep run lists older ones too).
+        let Candidates { eligible, ineligible } = candidates(sources, window);
+        for (backup_id, reason) in ineligible {
+            summary.skip(&backup_id, None, reason);
+        }
+        let eligible_ids: Vec<String> = eligible.iter().map(|b| b.id.clone()).collect();
         let sweep = matches!(event.trigger, Trigger::Sweep { .. });
         let prune = matches!(event.trigger, Trigger::Sweep { deep: true }) && config.prune.is_enabled();
-        let destinations = self.lookup_copies(&eligible, prune, &mut summary).await;
+        let destinations = self.lookup_copies(&eligible_ids, prune, &mut summary).await;
 
         let planned = plan(
-            &sources,
+            &eligible,
             &config.source_region,
             &destinations.reachable,
             &destinations.copies,
-            window,
         );
         let jobs = summary.take_jobs(planned);
         // Only our documented event asks again for a copy that sweeps gave up on.
@@ -172,7 +178,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             summary.record(result);
         }
         if sweep {
-            self.report_sweep(&destinations, &in_window, &given_up, prune, now, &mut summary)
+            self.report_sweep(&destinations, &eligible, &given_up, prune, now, &mut summary)
                 .await;
         }
         Ok(summary)
@@ -193,13 +199,4 @@ fn given_up_per_region(results: &[StartResult]) -> HashMap<String, usize> {
         }
     }
     given_up
-}
-
-/// The Lambda entry point.
-pub async fn function_handler<B: BackupApi, E: ExecutionApi>(
-    event: LambdaEvent<Payload>,
-    service: &StartCopy<B, E>,
-) -> Result<Summary, StartCopyError> {
-    let payload = event.payload.into_json().map_err(StartCopyError::Unreadable)?;
-    service.handle(payload, time::now()).await
 }

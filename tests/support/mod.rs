@@ -12,6 +12,8 @@ use cloudhsm_backup_copy::backup::{Backup, BackupState};
 use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
 use cloudhsm_backup_copy::generations::RetryPolicy;
+use cloudhsm_backup_copy::handlers::Handler;
+use cloudhsm_backup_copy::payload::Payload;
 use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::scope::Scope;
@@ -170,6 +172,16 @@ pub fn original(id: &str, state: BackupState, created_at: i64) -> Backup {
 pub fn event_file(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// One invocation as the runtime makes it: the payload's bytes read into the handler's request
+/// (or its error), then handled.
+pub async fn invoke<H: Handler>(handler: &H, payload: Value, now: i64) -> Result<H::Output, H::Error> {
+    let bytes = serde_json::to_vec(&payload).unwrap();
+    let request = serde_json::from_slice::<Payload<H::Request>>(&bytes)
+        .unwrap()
+        .into_request()?;
+    handler.handle(request, now).await
 }
 
 pub fn error_type(e: impl Into<Diagnostic>) -> String {
