@@ -85,28 +85,8 @@ impl StartCopyConfig {
             1..=u32::MAX,
             "a whole number of hours greater than 0",
         )?;
-        let tag_selector = get(ENV_CLUSTER_TAG_SELECTOR).unwrap_or_default();
-        let selection = ClusterSelection {
-            tags: parse_tag_pairs(&tag_selector).map_err(|reason| ConfigError::Invalid {
-                name: ENV_CLUSTER_TAG_SELECTOR,
-                value: tag_selector.clone(),
-                reason,
-            })?,
-            ..cluster_lists(&get)?
-        };
-        let off = "a whole number (0 = off)";
-        let prune = PrunePolicy {
-            retention_days: number(&get, ENV_RETENTION_DAYS, 0, 0..=u32::MAX, off)?,
-            keep_newest: number(&get, ENV_KEEP_NEWEST_COPIES, 0, 0..=u32::MAX, off)?,
-            dry_run: flag(&get, ENV_PRUNE_DRY_RUN, false)?,
-        };
-        prune
-            .check_against_lookback(lookback_hours)
-            .map_err(|reason| ConfigError::Invalid {
-                name: ENV_LOOKBACK_HOURS,
-                value: lookback_hours.to_string(),
-                reason,
-            })?;
+        let selection = selection(&get)?;
+        let prune = prune_policy(&get, lookback_hours)?;
         let max_copies_in_flight = number(
             &get,
             ENV_MAX_COPIES_IN_FLIGHT,
@@ -114,15 +94,7 @@ impl StartCopyConfig {
             1..=usize::MAX,
             "a whole number greater than 0",
         )?;
-        let retry = RetryPolicy {
-            max_failed_executions: number(
-                &get,
-                ENV_MAX_FAILED_EXECUTIONS,
-                RetryPolicy::default().max_failed_executions,
-                1..=MAX_FAILED_EXECUTIONS_LIMIT,
-                &format!("a whole number from 1 to {MAX_FAILED_EXECUTIONS_LIMIT}"),
-            )?,
-        };
+        let retry = retry_policy(&get)?;
         Ok(Self {
             source_region,
             destination_regions,
@@ -140,6 +112,50 @@ impl StartCopyConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
+}
+
+/// INCLUDE_CLUSTERS, EXCLUDE_CLUSTERS and CLUSTER_TAG_SELECTOR.
+fn selection(get: &impl Fn(&str) -> Option<String>) -> Result<ClusterSelection, ConfigError> {
+    let tag_selector = get(ENV_CLUSTER_TAG_SELECTOR).unwrap_or_default();
+    Ok(ClusterSelection {
+        tags: parse_tag_pairs(&tag_selector).map_err(|reason| ConfigError::Invalid {
+            name: ENV_CLUSTER_TAG_SELECTOR,
+            value: tag_selector.clone(),
+            reason,
+        })?,
+        ..cluster_lists(get)?
+    })
+}
+
+/// RETENTION_DAYS, KEEP_NEWEST_COPIES and PRUNE_DRY_RUN, checked against the look-back window.
+fn prune_policy(get: &impl Fn(&str) -> Option<String>, lookback_hours: u32) -> Result<PrunePolicy, ConfigError> {
+    let off = "a whole number (0 = off)";
+    let prune = PrunePolicy {
+        retention_days: number(get, ENV_RETENTION_DAYS, 0, 0..=u32::MAX, off)?,
+        keep_newest: number(get, ENV_KEEP_NEWEST_COPIES, 0, 0..=u32::MAX, off)?,
+        dry_run: flag(get, ENV_PRUNE_DRY_RUN, false)?,
+    };
+    prune
+        .check_against_lookback(lookback_hours)
+        .map_err(|reason| ConfigError::Invalid {
+            name: ENV_LOOKBACK_HOURS,
+            value: lookback_hours.to_string(),
+            reason,
+        })?;
+    Ok(prune)
+}
+
+/// MAX_FAILED_EXECUTIONS.
+fn retry_policy(get: &impl Fn(&str) -> Option<String>) -> Result<RetryPolicy, ConfigError> {
+    Ok(RetryPolicy {
+        max_failed_executions: number(
+            get,
+            ENV_MAX_FAILED_EXECUTIONS,
+            RetryPolicy::default().max_failed_executions,
+            1..=MAX_FAILED_EXECUTIONS_LIMIT,
+            &format!("a whole number from 1 to {MAX_FAILED_EXECUTIONS_LIMIT}"),
+        )?,
+    })
 }
 
 #[cfg(test)]

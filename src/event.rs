@@ -9,9 +9,11 @@ use serde_json::Value;
 
 mod backup_created;
 mod cloudtrail;
+mod request;
 
 use backup_created::parse_backup_created;
 use cloudtrail::parse_cloudtrail;
+pub use request::{PRUNE_ACTION, PRUNE_ORIGIN, StartCopyRequest};
 
 use crate::error::excerpt;
 
@@ -82,57 +84,6 @@ pub enum EventError {
 pub struct Home<'a> {
     pub account: &'a str,
     pub region: &'a str,
-}
-
-/// The pruning schedule's input. It is not an EventBridge envelope: the template's `Prune`
-/// schedule sends this constant instead of the scheduled event.
-pub const PRUNE_ACTION: &str = "prune";
-pub const PRUNE_ORIGIN: &str = "Prune Schedule";
-
-/// What start-copy accepts: the pruning schedule's constant, or an EventBridge envelope.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StartCopyRequest {
-    /// `{"action": "prune"}`: the daily deep sweep, which may prune.
-    Prune,
-    /// An envelope, whose detail is read only once its account and region are known to be ours.
-    Event(Box<EventBridgeEvent<Value>>),
-}
-
-impl StartCopyRequest {
-    /// Routes a payload: one with an `action` is the pruning request or nothing; anything else
-    /// must be an envelope.
-    pub fn read(payload: Value) -> Result<Self, EventError> {
-        if payload.get("action").is_some() {
-            return parse_prune_request(&payload).map(|()| Self::Prune);
-        }
-        serde_json::from_value(payload)
-            .map(|envelope| Self::Event(Box::new(envelope)))
-            .map_err(|e| EventError::NotAnEvent(excerpt(&e.to_string(), QUOTED_CHARS)))
-    }
-
-    /// What the request asks for.
-    pub fn parse(&self, home: &Home<'_>) -> Result<ParsedEvent, EventError> {
-        match self {
-            Self::Prune => Ok(ParsedEvent {
-                trigger: Trigger::Sweep { deep: true },
-                origin: PRUNE_ORIGIN.to_owned(),
-                event_id: None,
-            }),
-            Self::Event(envelope) => parse_event(envelope, home),
-        }
-    }
-}
-
-/// The pruning schedule's input is exactly `{"action": "prune"}`.
-fn parse_prune_request(payload: &Value) -> Result<(), EventError> {
-    let exact = payload
-        .as_object()
-        .is_some_and(|o| o.len() == 1 && o.get("action").and_then(Value::as_str) == Some(PRUNE_ACTION));
-    if exact {
-        Ok(())
-    } else {
-        Err(EventError::NotAPruneRequest)
-    }
 }
 
 /// Reads an EventBridge envelope's request. An event from another account or region is ignored,
@@ -269,25 +220,6 @@ mod tests {
         let parsed = parse(&envelope("aws.events", "Scheduled Event", json!({}))).unwrap();
         assert_eq!(parsed.trigger, Trigger::Sweep { deep: false });
         assert_eq!(parsed.event_id.as_deref(), Some("6a7e8feb-b491-4cf7-a9f1-bf3703467718"));
-    }
-
-    #[test]
-    fn the_pruning_schedule_input_is_a_pruning_sweep_and_nothing_else_is() {
-        let parsed = parse(&json!({"action": "prune"})).unwrap();
-        assert_eq!(parsed.trigger, Trigger::Sweep { deep: true });
-        assert_eq!(parsed.origin, PRUNE_ORIGIN);
-        for bad in [
-            json!({"action": "prune", "dryRun": false}),
-            json!({"action": "PRUNE"}),
-            json!({"action": ["prune"]}),
-            json!(["prune"]),
-        ] {
-            assert_eq!(parse_prune_request(&bad), Err(EventError::NotAPruneRequest), "{bad}");
-        }
-        assert_eq!(
-            parse(&json!({"action": "prune", "x": 1})),
-            Err(EventError::NotAPruneRequest)
-        );
     }
 
     #[test]
