@@ -73,11 +73,8 @@ mod tests {
 
     fn job(generation: u32) -> CopyJob {
         CopyJob {
-            source_backup_id: "backup-4kuraxsqetz".into(),
             source_cluster_id: None,
-            source_region: "us-east-1".into(),
-            destination_region: "us-west-2".into(),
-            generation,
+            ..CopyJob::example(generation)
         }
     }
 

@@ -108,18 +108,26 @@ pub fn is_attempts_copy(job: &CopyJob, attempt: u32, tags: &[(String, String)]) 
     tags.iter().any(|(k, v)| k == TAG_ATTEMPT && *v == marker)
 }
 
+/// The unit tests' job: backup-4kuraxsqetz of cluster-kzlczlspnho, us-east-1 to us-west-2.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job(generation: u32) -> CopyJob {
-        CopyJob {
+impl CopyJob {
+    pub(crate) fn example(generation: u32) -> Self {
+        Self {
             source_backup_id: "backup-4kuraxsqetz".into(),
             source_cluster_id: Some("cluster-kzlczlspnho".into()),
             source_region: "us-east-1".into(),
             destination_region: "us-west-2".into(),
             generation,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(generation: u32) -> CopyJob {
+        CopyJob::example(generation)
     }
 
     #[test]

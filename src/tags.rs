@@ -136,13 +136,7 @@ mod tests {
     use super::*;
 
     fn job() -> CopyJob {
-        CopyJob {
-            source_backup_id: "backup-4kuraxsqetz".into(),
-            source_cluster_id: Some("cluster-kzlczlspnho".into()),
-            source_region: "us-east-1".into(),
-            destination_region: "us-west-2".into(),
-            generation: 0,
-        }
+        CopyJob::example(0)
     }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {

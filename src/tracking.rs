@@ -114,13 +114,7 @@ mod tests {
     const T0: EpochSeconds = 1_795_665_600; // 2026-11-26T04:00:00Z
 
     fn job(generation: u32) -> CopyJob {
-        CopyJob {
-            source_backup_id: "backup-4kuraxsqetz".into(),
-            source_cluster_id: Some("cluster-kzlczlspnho".into()),
-            source_region: "us-east-1".into(),
-            destination_region: "us-west-2".into(),
-            generation,
-        }
+        CopyJob::example(generation)
     }
 
     fn policy() -> PollPolicy {

@@ -13,7 +13,7 @@ use support::invoke;
 
 use cloudhsm_backup_copy::backup::Backup;
 use cloudhsm_backup_copy::config::{CheckCopyConfig, CopyStepConfig, StartCopyConfig};
-use cloudhsm_backup_copy::error::{AwsError, MAX_MESSAGE_CHARS};
+use cloudhsm_backup_copy::error::{AwsError, Classified, MAX_MESSAGE_CHARS, diagnostic};
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
@@ -21,7 +21,6 @@ use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, Executio
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::Cluster;
 use cloudhsm_backup_copy::tags::TagPolicy;
-use lambda_runtime::Diagnostic;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -205,8 +204,8 @@ fn copy_request() -> impl Strategy<Value = Value> {
 
 /// The error's type, after checking its message is capped (a hostile payload cannot flood
 /// logs, execution history or failure events).
-fn error_type(d: impl Into<Diagnostic>) -> String {
-    let d = d.into();
+fn error_type(e: impl Classified) -> String {
+    let d = diagnostic(&e);
     assert!(
         d.error_message.chars().count() <= MAX_MESSAGE_CHARS + 40,
         "{} characters",

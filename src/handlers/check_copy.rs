@@ -1,12 +1,11 @@
 //! check-copy: lists the source backup's copies in the destination region and decides what the
 //! poll loop does next (see [`crate::tracking::decide_check`]).
 
-use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use tracing::{Instrument, info, warn};
 
 use crate::config::CheckCopyConfig;
-use crate::error::{AwsError, Classified, ErrorType, diagnostic};
+use crate::error::{AwsError, Classified, ErrorType};
 use crate::handlers::Handler;
 use crate::payload::{NotJson, Request, from_serde};
 use crate::ports::{BackupApi, BackupQuery};
@@ -32,12 +31,6 @@ impl Classified for CheckCopyError {
             Self::InvalidInput(_) | Self::Tracking(_) | Self::OutOfScope(_) => ErrorType::InvalidInput,
             Self::Aws(aws) => aws.error_type(),
         }
-    }
-}
-
-impl From<CheckCopyError> for Diagnostic {
-    fn from(e: CheckCopyError) -> Self {
-        diagnostic(&e)
     }
 }
 

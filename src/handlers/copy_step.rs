@@ -2,14 +2,13 @@
 //! CopyBackupToRegion behind the guard in [`crate::copy_guard`], with the copy's tags, for a job
 //! inside this deployment's [`Scope`](crate::scope::Scope).
 
-use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use tracing::{Instrument, info, warn};
 
 use crate::backoff::retry_throttled;
 use crate::config::CopyStepConfig;
 use crate::copy_guard::{CopyOutcome, CopyRequest, CopyResult, decide_copy};
-use crate::error::{AwsError, AwsErrorKind, Classified, ErrorType, diagnostic};
+use crate::error::{AwsError, AwsErrorKind, Classified, ErrorType};
 use crate::handlers::Handler;
 use crate::job::JobError;
 use crate::payload::{NotJson, Request, from_serde};
@@ -41,12 +40,6 @@ impl Classified for CopyStepError {
             Self::Aws(aws) => aws.error_type(),
             Self::Tags(_) | Self::SourceMissing(_) => ErrorType::NonRetryable,
         }
-    }
-}
-
-impl From<CopyStepError> for Diagnostic {
-    fn from(e: CopyStepError) -> Self {
-        diagnostic(&e)
     }
 }
 

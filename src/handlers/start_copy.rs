@@ -16,12 +16,11 @@ mod sweep_report;
 
 use std::collections::HashMap;
 
-use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use tracing::info;
 
 use crate::config::StartCopyConfig;
-use crate::error::{AwsError, Classified, ErrorType, diagnostic};
+use crate::error::{AwsError, Classified, ErrorType};
 use crate::event::{BACKUP_CREATED_DETAIL_TYPE, EventError, Home, ParsedEvent, StartCopyRequest, Trigger};
 use crate::handlers::Handler;
 use crate::job::JobError;
@@ -65,12 +64,6 @@ impl Classified for StartCopyError {
             Self::Incomplete { retryable: true, .. } => ErrorType::Retryable,
             Self::Incomplete { .. } => ErrorType::NonRetryable,
         }
-    }
-}
-
-impl From<StartCopyError> for Diagnostic {
-    fn from(e: StartCopyError) -> Self {
-        diagnostic(&e)
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use cloudhsm_backup_copy::backup::{Backup, BackupState};
 use cloudhsm_backup_copy::config::StartCopyConfig;
-use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
+use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind, Classified, diagnostic};
 use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::Handler;
 use cloudhsm_backup_copy::payload::Payload;
@@ -18,7 +18,6 @@ use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
-use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 
 pub const NOW: i64 = 1_795_665_600; // 2026-11-26T04:00:00Z
@@ -184,8 +183,9 @@ pub async fn invoke<H: Handler>(handler: &H, payload: Value, now: i64) -> Result
     handler.handle(request, now).await
 }
 
-pub fn error_type(e: impl Into<Diagnostic>) -> String {
-    e.into().error_type
+/// The error's stable name, as its Diagnostic carries it.
+pub fn error_type(e: impl Classified) -> String {
+    diagnostic(&e).error_type
 }
 
 /// start-copy's settings in the tests: two destinations, every cluster, a day's look-back.
