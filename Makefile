@@ -27,7 +27,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # cargo-lambda (from PyPI) must be on PATH for `cargo lambda`.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools build fmt-check clippy deny unit validate integration test demo stack invoke bench deploy clean
+.PHONY: help tools build fmt-check clippy deny unit validate integration test demo stack invoke bench bench-fleet deploy clean
 
 help:
 	@echo "make demo   - run the whole flow against the local AWS stack"
@@ -113,7 +113,12 @@ invoke: $(VENV)/.installed
 bench: $(VENV)/.installed $(BENCH_VENV)/.installed
 	cargo build --locked --release --bins --examples
 	cargo lambda build --locked --release --arm64
-	$(PY) bench/bench.py
+	PYTHONPATH=local:bench $(PY) bench/bench.py
+
+# The fleet's first sweep alone (part of `make bench`); BENCH_FLEET_CLUSTERS scales it down.
+bench-fleet: $(VENV)/.installed
+	cargo build --locked --release --bins
+	PYTHONPATH=local:bench $(PY) bench/fleet.py
 
 # Guided the first time (it saves the answers in samconfig.toml as parameter_overrides), then not.
 deploy: $(SAM_VENV)/.installed $(VENV)/.installed

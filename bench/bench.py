@@ -13,14 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "local"))
-sys.path.insert(0, str(ROOT / "bench"))
+import fleet
+import per_copy
+from runtime_api import measure
+from stack import DESTINATION_REGIONS, Stack, backup_created_event, check_request, copy_request, prune_event, schedule_event
 
-import fleet  # noqa: E402
-import per_copy  # noqa: E402
-from runtime_api import measure  # noqa: E402
-from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, prune_event, schedule_event  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 BENCH_PYTHON = ROOT / ".tools" / "bench" / "bin" / "python"
@@ -30,33 +28,26 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def function_env(stack: Stack) -> dict[str, str]:
+def function_env(stack: Stack, binary: str) -> dict[str, str]:
+    """The function's environment as the stack serves it (template variables, region, endpoint,
+    its role's session), run by hand here, logging warnings only."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ENDPOINT_URL": stack.endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": SOURCE_REGION,
-        "AWS_DEFAULT_REGION": SOURCE_REGION,
-        "DESTINATION_REGIONS": ",".join(DESTINATION_REGIONS),
-        "STATE_MACHINE_ARN": stack.state_machine_arn,
+        **stack.environment(binary),
+        "RUST_LOG": "warn",
         "AWS_LAMBDA_LOG_LEVEL": "WARN",
     }
 
 
 def check_event(backup_id: str) -> dict:
-    """check-copy's input for the first check of a copy just requested (none is visible yet, so
-    both sides answer WAIT after one DescribeBackups)."""
+    """check-copy's input (events/check-copy.json) for the first check of a copy just requested
+    (none is visible yet, so both sides answer WAIT after one DescribeBackups)."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {
-        "job": {"sourceBackupId": backup_id, "sourceClusterId": None, "sourceRegion": SOURCE_REGION,
-                "destinationRegion": DESTINATION_REGIONS[0], "priorCopies": 0},
-        "loop": {"attempt": 1, "checks": 0, "waitSeconds": 0, "startedAt": now},
-        "copy": {"outcome": "COPY_REQUESTED", "attempt": 1, "requestedAt": now},
-        "policy": {"initialWaitSeconds": "120", "maxWaitSeconds": "450", "backoffPercent": "150",
-                   "deadlineSeconds": "86400", "maxCopyAttempts": "3", "visibilityGraceSeconds": "300"},
-    }
+    event = check_request(copy_request(backup_id, None, DESTINATION_REGIONS[0]))
+    event["loop"]["startedAt"] = now
+    event["copy"]["requestedAt"] = now
+    return event
 
 
 def start_copy_did_the_work(response) -> bool:
@@ -78,9 +69,9 @@ FUNCTIONS = (
 def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str, str]]:
     """Init time and peak RSS of each function (release build) and its Python counterpart,
     served the same event the same way; medians of RUNS runs, alternating."""
-    env = function_env(stack)
     rows = []
     for function, python_handler, make_event, did_the_work in FUNCTIONS:
+        env = function_env(stack, function)
         sides = {
             "rust": ([str(ROOT / "target" / "release" / function)], {}),
             "python": ([str(BENCH_PYTHON), "-m", "awslambdaric", python_handler], {"PYTHONPATH": str(ROOT / "bench" / "python_handler")}),
@@ -108,7 +99,7 @@ def init_and_memory(stack: Stack) -> list[tuple[str, str, str, str, str]]:
 def init_against_floor(stack: Stack) -> list[tuple[str, str, str, str]]:
     """start-copy's init and RSS beside the floor: examples/init_floor, which starts the runtime
     and builds the same SDK clients and nothing else; medians of RUNS runs, alternating."""
-    env = function_env(stack)
+    env = function_env(stack, "start-copy")
     sides = {"start-copy": ROOT / "target" / "release" / "start-copy", "floor": ROOT / "target" / "release" / "examples" / "init_floor"}
     results: dict[str, list] = {side: [] for side in sides}
     for i in range(RUNS):
@@ -136,7 +127,7 @@ def one_sweep(label: str, clusters: int, backups: int, copied: bool, event: dict
     with Stack.started(ROOT, serve_functions=False, execute=execute, log_dir=ROOT / ".stack" / "bench-logs") as stack:
         stack.control("POST", "seed", {"clusters": clusters, "backups": backups, "everyHours": 24, "copyTo": list(SWEEP_REGIONS) if copied else []})
         stack.control("POST", "requests")
-        env = {**function_env(stack), "DESTINATION_REGIONS": ",".join(SWEEP_REGIONS), **extra_env}
+        env = {**function_env(stack, "start-copy"), "DESTINATION_REGIONS": ",".join(SWEEP_REGIONS), **extra_env}
         m = measure([str(ROOT / "target" / "release" / "start-copy")], env, event, timeout=600)
         counts = stack.control("GET", "requests")["counts"]
     if not isinstance(m.response, dict):

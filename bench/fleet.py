@@ -9,23 +9,20 @@ time, the floor the rate limits impose on the calls that cannot be avoided (one
 CopyBackupToRegion per copy, all through the source region's CloudHSM bucket) and their ratio,
 copies, duplicates, failed executions and failure events, and the calls made per bucket.
 
-`python bench/fleet.py` (also part of `make bench`); BENCH_FLEET_CLUSTERS scales it down.
+`make bench-fleet` (also part of `make bench`); BENCH_FLEET_CLUSTERS scales it down.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "local"))
-sys.path.insert(0, str(ROOT / "bench"))
+from per_copy import template_policy
+from stack import SOURCE_REGION, Stack, schedule_event, wait_until
 
-from per_copy import template_policy  # noqa: E402
-from stack import SOURCE_REGION, Stack, schedule_event, wait_until  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
 CLUSTERS = int(os.environ.get("BENCH_FLEET_CLUSTERS", "143"))
 PER_CLUSTER = 7
