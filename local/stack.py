@@ -90,6 +90,13 @@ def local_substitutions(policy: dict[str, str] | None = None) -> dict[str, str]:
     }
 
 
+def _exit_once(*_: Any) -> None:
+    """SIGTERM: exit, and ignore the next one (make passes its own SIGTERM on to us), so that a
+    second signal cannot cut the clean-up short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(143)
+
+
 def wait_until(what: str, probe: Any, timeout: float, interval: float = 0.2) -> Any:
     """Polls `probe` until it returns something truthy; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -144,7 +151,7 @@ class Stack:
         if threading.current_thread() is threading.main_thread():
             # Turn SIGTERM (a CI timeout, a killed make) into an exit, so `finally` stops the
             # servers instead of leaving them running.
-            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+            signal.signal(signal.SIGTERM, _exit_once)
         try:
             stack.start()
             yield stack

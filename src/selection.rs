@@ -45,6 +45,14 @@ impl std::fmt::Display for NotSelected {
     }
 }
 
+/// What [`ClusterSelection::lookup`] asks DescribeClusters for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterLookup {
+    Nothing,
+    All,
+    These(Vec<String>),
+}
+
 impl ClusterSelection {
     /// True when every cluster is selected: no DescribeClusters call is needed.
     pub fn is_everything(&self) -> bool {
@@ -54,6 +62,30 @@ impl ClusterSelection {
     /// Whether selection needs the clusters' tags (and so DescribeClusters).
     pub fn needs_tags(&self) -> bool {
         !self.tags.is_empty()
+    }
+
+    /// Which clusters a run must describe before [`Self::check`]: none when every cluster is
+    /// selected; every one for a sweep (the tag selector needs tags, and a sweep reports
+    /// configured ids that match no cluster); else, when tags decide, the clusters of these
+    /// backups; else none (ids alone decide).
+    pub fn lookup<'a>(&self, sweep: bool, backup_clusters: impl Iterator<Item = Option<&'a str>>) -> ClusterLookup {
+        if self.is_everything() {
+            return ClusterLookup::Nothing;
+        }
+        if sweep {
+            return ClusterLookup::All;
+        }
+        if !self.needs_tags() {
+            return ClusterLookup::Nothing;
+        }
+        let mut ids: Vec<String> = backup_clusters.flatten().map(str::to_owned).collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            ClusterLookup::Nothing
+        } else {
+            ClusterLookup::These(ids)
+        }
     }
 
     /// Decides for a backup of `cluster_id`; `cluster` is what DescribeClusters said of it.
@@ -142,6 +174,20 @@ mod tests {
             id: id.into(),
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
+    }
+
+    #[test]
+    fn a_run_describes_only_the_clusters_its_selection_needs() {
+        let backups = [Some(B), None, Some(A), Some(B)];
+        let by_ids = ClusterSelection::parse(A, "", "").unwrap();
+        let by_tags = ClusterSelection::parse("", "", "env=prod").unwrap();
+        let lookup = |selection: &ClusterSelection, sweep: bool| selection.lookup(sweep, backups.iter().copied());
+        assert_eq!(lookup(&ClusterSelection::default(), true), ClusterLookup::Nothing);
+        assert_eq!(lookup(&by_ids, true), ClusterLookup::All);
+        assert_eq!(lookup(&by_ids, false), ClusterLookup::Nothing);
+        assert_eq!(lookup(&by_tags, true), ClusterLookup::All);
+        assert_eq!(lookup(&by_tags, false), ClusterLookup::These(vec![A.into(), B.into()]));
+        assert_eq!(by_tags.lookup(false, [None].into_iter()), ClusterLookup::Nothing);
     }
 
     #[test]

@@ -47,13 +47,18 @@ def test_the_readme_local_run_commands_work(tmp_path):
         # its deadline decides what comes next).
         assert (answers[1]["check"]["state"], answers[1]["check"]["copiesSeen"]) == ("NOT_VISIBLE", 0), answers[1]
         assert answers[2]["ignored"].startswith("a CopyBackupToRegion call"), answers[2]
-    finally:
-        # SIGTERM, not Ctrl-C's SIGINT: a shell ignores SIGINT in background jobs (as CI may run
-        # us), and the stack stops on either.
+
+        # Stopping it (SIGTERM, not Ctrl-C's SIGINT: a shell ignores SIGINT in background jobs,
+        # as CI may run us; the stack stops on either) removes the session. make may exit
+        # before the stack has finished stopping, so the check waits, bounded.
         os.killpg(stack.pid, signal.SIGTERM)
-        try:
-            stack.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        stack.wait(timeout=60)
+        wait_until("the stopped stack to remove its session", lambda: not (tmp_path / "session.json").exists(), timeout=60)
+        # Without a running stack, invoke says so instead of hanging.
+        gone = subprocess.run(commands[1].split(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert gone.returncode != 0 and "no local stack is running" in gone.stderr, gone.stderr
+    finally:
+        if stack.poll() is None:
             os.killpg(stack.pid, signal.SIGKILL)
             stack.wait(timeout=10)
         log.close()

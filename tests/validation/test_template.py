@@ -266,7 +266,7 @@ def test_function_settings_match_what_the_code_reads():
 
 
 def test_the_pruning_schedule_sends_what_start_copy_parses_as_a_pruning_run():
-    code = (ROOT / "src" / "event.rs").read_text()
+    code = (ROOT / "src" / "event" / "request.rs").read_text()
     action = re.search(r'pub const PRUNE_ACTION: &str = "(\w+)";', code).group(1)
     events = template()["Resources"]["StartCopyFunction"]["Properties"]["Events"]
     assert json.loads(events["Prune"]["Properties"]["Input"]) == {"action": action}

@@ -9,6 +9,7 @@ use crate::event::Trigger;
 use crate::plan::SkipReason;
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
 use crate::report::Summary;
+use crate::selection::ClusterLookup;
 use crate::time::EpochSeconds;
 
 impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
@@ -59,20 +60,10 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         }
         let source = self.config.source_region.as_str();
         let sweep = matches!(trigger, Trigger::Sweep { .. });
-        let clusters = if sweep {
-            // A sweep lists every cluster once: it needs tags and reports unknown configured ids.
-            self.backups.describe_clusters(source, None).await?
-        } else if selection.needs_tags() {
-            let mut ids: Vec<String> = sources.iter().filter_map(|b| b.cluster_id.clone()).collect();
-            ids.sort();
-            ids.dedup();
-            if ids.is_empty() {
-                Vec::new()
-            } else {
-                self.backups.describe_clusters(source, Some(&ids)).await?
-            }
-        } else {
-            Vec::new()
+        let clusters = match selection.lookup(sweep, sources.iter().map(|b| b.cluster_id.as_deref())) {
+            ClusterLookup::Nothing => Vec::new(),
+            ClusterLookup::All => self.backups.describe_clusters(source, None).await?,
+            ClusterLookup::These(ids) => self.backups.describe_clusters(source, Some(&ids)).await?,
         };
         if sweep {
             summary.unknown_cluster_ids = selection.unknown_ids(&clusters);
