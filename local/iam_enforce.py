@@ -102,6 +102,17 @@ def checks_for(service: str, operation: str, params: dict, region: str, account:
                 checks.append(Check("events:PutEvents", arn, context))
             return checks
         return None
+    if service == "ssm":
+        # A parameter's ARN has no second slash: arn:aws:ssm:<region>:<account>:parameter/a/b.
+        parameter = lambda name: f"arn:aws:ssm:{region}:{account}:parameter/{str(name).lstrip('/')}"  # noqa: E731
+        if operation == "GetParameters":
+            return [Check("ssm:GetParameters", parameter(n), base) for n in params.get("Names") or [""]]
+        if operation == "PutParameter":
+            checks = [Check("ssm:PutParameter", parameter(params.get("Name", "")), base)]
+            if params.get("Tags"):
+                checks.append(Check("ssm:AddTagsToResource", parameter(params.get("Name", "")), base))
+            return checks
+        return None
     if service == "lambda" and operation == "Invoke":
         name = params["FunctionName"]
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"

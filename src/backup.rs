@@ -67,6 +67,10 @@ pub struct Backup {
     pub tags: Vec<(String, String)>,
     /// Exempt from retention (ModifyBackupAttributes).
     pub never_expires: bool,
+    /// What a cluster restored from it must be: its HSM type (`hsm2m.medium`) and mode (`FIPS`
+    /// restores only to FIPS clusters, `NON_FIPS` only to NON_FIPS).
+    pub hsm_type: Option<String>,
+    pub mode: Option<String>,
 }
 
 impl Backup {
@@ -82,6 +86,17 @@ impl Backup {
             created_at,
             tags: Vec::new(),
             never_expires: false,
+            hsm_type: None,
+            mode: None,
+        }
+    }
+
+    /// The same backup of this HSM type and mode.
+    pub fn of_hsm(self, hsm_type: &str, mode: &str) -> Self {
+        Self {
+            hsm_type: Some(hsm_type.to_owned()),
+            mode: Some(mode.to_owned()),
+            ..self
         }
     }
 
@@ -105,10 +120,26 @@ impl Backup {
         }
     }
 
+    /// Whether this is a READY copy of a backup of `cluster` in `source_region`.
+    pub fn is_ready_copy_of(&self, source_region: &str, cluster: &str) -> bool {
+        self.state == BackupState::Ready
+            && self.source_region.as_deref() == Some(source_region)
+            && self.source_cluster.as_deref() == Some(cluster)
+    }
+
     /// Copies carry `SourceBackup`; an original backup has none.
     pub fn is_copy(&self) -> bool {
         self.source_backup.is_some()
     }
+}
+
+/// The newest READY copy of `cluster`'s backups from `source_region` among `copies` (ties broken
+/// by id, so every caller picks the same one).
+pub fn newest_ready_copy<'a>(copies: &'a [Backup], source_region: &str, cluster: &str) -> Option<&'a Backup> {
+    copies
+        .iter()
+        .filter(|c| c.is_ready_copy_of(source_region, cluster))
+        .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)))
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@ mod scoped;
 mod settings;
 
 pub use scoped::{CheckCopyConfig, CopyStepConfig};
-use settings::{Regions, account_of, cluster_lists, flag, number, required};
+use settings::{Regions, account_of, cluster_lists, flag, number, required, restore_kit};
 
 use crate::generations::RetryPolicy;
 use crate::pruning::PrunePolicy;
+use crate::restore_kit::KitSettings;
 use crate::selection::{ClusterSelection, parse_tag_pairs};
 
 /// The settings start-copy runs with.
@@ -35,6 +36,8 @@ pub struct StartCopyConfig {
     pub retry: RetryPolicy,
     /// Most copies a sweep keeps in progress per destination region (backpressure).
     pub max_copies_in_flight: usize,
+    /// Where sweeps keep each destination's restore kits; `None`: they keep none.
+    pub restore_kit: Option<KitSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +71,10 @@ pub const ENV_MAX_FAILED_EXECUTIONS: &str = "MAX_FAILED_EXECUTIONS";
 pub const MAX_FAILED_EXECUTIONS_LIMIT: u32 = 50;
 pub const ENV_MAX_COPIES_IN_FLIGHT: &str = "MAX_COPIES_IN_FLIGHT";
 pub const DEFAULT_MAX_COPIES_IN_FLIGHT: usize = 100;
+pub const ENV_RESTORE_KIT_PREFIX: &str = "RESTORE_KIT_PREFIX";
+pub const ENV_CUSTOMER_CA_CERTIFICATE: &str = "CUSTOMER_CA_CERTIFICATE_LOCATION";
+/// Longest CUSTOMER_CA_CERTIFICATE_LOCATION: it is a pointer (a parameter, an object), not the PEM.
+pub const MAX_CUSTOMER_CA_LOCATION: usize = 1024;
 
 impl StartCopyConfig {
     /// Reads the settings through `get` (the process environment in production).
@@ -95,6 +102,7 @@ impl StartCopyConfig {
             "a whole number greater than 0",
         )?;
         let retry = retry_policy(&get)?;
+        let restore_kit = restore_kit(&get)?;
         Ok(Self {
             source_region,
             destination_regions,
@@ -105,6 +113,7 @@ impl StartCopyConfig {
             prune,
             retry,
             max_copies_in_flight,
+            restore_kit,
         })
     }
 
@@ -169,6 +178,48 @@ mod tests {
     }
 
     const ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:copy";
+
+    #[test]
+    fn the_restore_kit_needs_a_path_of_our_own() {
+        let base = [
+            ("AWS_REGION", "us-east-1"),
+            ("DESTINATION_REGIONS", "us-west-2"),
+            ("STATE_MACHINE_ARN", ARN),
+        ];
+        let with = |extra: &[(&str, &str)]| config(&[&base[..], extra].concat());
+        assert_eq!(with(&[]).unwrap().restore_kit, None);
+        let kit = with(&[
+            ("RESTORE_KIT_PREFIX", "/cloudhsm-backup-copy/dr-stack"),
+            ("CUSTOMER_CA_CERTIFICATE_LOCATION", "ssm:/pki/ca"),
+        ])
+        .unwrap()
+        .restore_kit
+        .unwrap();
+        assert_eq!(kit.prefix, "/cloudhsm-backup-copy/dr-stack");
+        assert_eq!(kit.customer_ca_certificate.as_deref(), Some("ssm:/pki/ca"));
+        for bad in ["no-slash", "/aws/x", "/SSM/x", "/a//b", "/a b", "/a/"] {
+            let err = with(&[("RESTORE_KIT_PREFIX", bad)]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: "RESTORE_KIT_PREFIX",
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
+            );
+        }
+        let pem = "-----BEGIN CERTIFICATE-----\nMII...";
+        let err = with(&[("RESTORE_KIT_PREFIX", "/p"), ("CUSTOMER_CA_CERTIFICATE_LOCATION", pem)]).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "CUSTOMER_CA_CERTIFICATE_LOCATION",
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn reads_a_valid_configuration_with_defaults() {

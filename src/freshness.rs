@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::backup::{Backup, BackupState};
+use crate::backup::{Backup, BackupState, newest_ready_copy};
 use crate::time::EpochSeconds;
 
 /// The CloudWatch namespace of our metrics.
@@ -48,14 +48,7 @@ pub fn measure(
     oldest_source
         .into_iter()
         .map(|(cluster, oldest)| {
-            let newest = copies
-                .iter()
-                .filter(|c| {
-                    c.state == BackupState::Ready
-                        && c.source_region.as_deref() == Some(source_region)
-                        && c.source_cluster.as_deref() == Some(cluster)
-                })
-                .max_by_key(|c| c.created_at);
+            let newest = newest_ready_copy(copies, source_region, cluster);
             Freshness {
                 cluster_id: cluster.to_owned(),
                 destination_region: region.to_owned(),

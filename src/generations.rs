@@ -167,7 +167,7 @@ pub enum Started {
     /// The run's [`Budget`] for the region is spent: a later sweep starts it.
     Deferred { job: CopyJob },
     /// The pair's newest execution succeeded after the plan was made: its copy is there.
-    AlreadyCopied { job: CopyJob, copy: Backup },
+    AlreadyCopied { job: CopyJob, copy: Box<Backup> },
 }
 
 /// What [`Starter::start_next`] needs to know and call.
@@ -222,7 +222,10 @@ impl<E: ExecutionApi, B: BackupApi> Starter<'_, E, B> {
                     if history.last_succeeded
                         && let Some(copy) = self.live_copy(&job).await?
                     {
-                        return Ok(Started::AlreadyCopied { job, copy });
+                        return Ok(Started::AlreadyCopied {
+                            job,
+                            copy: Box::new(copy),
+                        });
                     }
                     if !budget.try_take() {
                         return Ok(Started::Deferred { job });

@@ -1,12 +1,15 @@
 //! Keeps every AWS CloudHSM backup copied to one or more disaster-recovery regions.
 //!
 //! The library holds everything; the binaries in `src/bin/` only wire it to the Lambda runtime.
-//! Domain modules (`event`, `plan`, `job`, `copy_guard`, `generations`, `tracking`) are pure and take narrow traits (`ports`);
-//! `aws` holds the SDK adapters; `handlers` joins them into the two Lambda functions.
+//! Domain modules (`event`, `plan`, `job`, `copy_guard`, `generations`, `tracking`, `pruning`,
+//! `selection`, `scope`, ...) are pure or take narrow traits (`ports`); `aws` holds the SDK
+//! adapters; `handlers` joins them into the three Lambda functions, each a typed
+//! [`handlers::Handler`] behind one entry point.
 
 pub mod aws;
 pub mod backoff;
 pub mod backup;
+pub mod cluster;
 pub mod config;
 pub mod copy_guard;
 pub mod error;
@@ -23,6 +26,7 @@ pub mod poll_policy;
 pub mod ports;
 pub mod pruning;
 pub mod report;
+pub mod restore_kit;
 pub mod scope;
 pub mod selection;
 pub mod tags;

@@ -1,6 +1,7 @@
 //! The narrow interfaces the domain needs from AWS. Adapters in `aws` implement them over the
 //! SDK; tests implement them with plain in-memory fakes.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use crate::backup::Backup;
@@ -89,4 +90,18 @@ pub trait ExecutionApi: Send + Sync {
 
     /// The names of the running executions, every page.
     fn running_executions(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// SSM Parameter Store, in any region: where the restore kits are kept.
+pub trait ParameterStore: Send + Sync {
+    /// The values of those of `names` that exist in `region` (missing ones are left out).
+    fn get_parameters(
+        &self,
+        region: &str,
+        names: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, String>, AwsError>> + Send;
+
+    /// Creates or overwrites one String parameter.
+    fn put_parameter(&self, region: &str, name: &str, value: &str)
+    -> impl Future<Output = Result<(), AwsError>> + Send;
 }

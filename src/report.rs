@@ -10,6 +10,7 @@ use crate::freshness::Freshness;
 use crate::job::CopyJob;
 use crate::plan::{PlanItem, SkipReason};
 use crate::pruning::Prune;
+use crate::restore_kit::KitReport;
 
 /// The summary lists at most this many items of each kind (a first sweep may start, skip or
 /// fail thousands, and a Lambda response is at most 6 MB); the counts are always complete.
@@ -49,6 +50,15 @@ pub struct Summary {
     pub would_prune: Vec<Prune>,
     #[serde(skip_serializing_if = "is_zero")]
     pub would_prune_count: usize,
+    /// Sweeps that keep restore kits: what became of each destination's kit per cluster
+    /// (listed up to [`MAX_LISTED`]), counted by status, and how many name a copy whose mode
+    /// is not its source cluster's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restore_kits: Vec<KitReport>,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub restore_kit_counts: HashMap<String, usize>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mode_mismatches: usize,
     /// The first [`MAX_LISTED`] failures; `failed_count` counts them all.
     pub failed: Vec<Failed>,
     pub failed_count: usize,
@@ -125,6 +135,19 @@ impl Summary {
                 destination_region: destination_region.map(str::to_owned),
                 reason,
             });
+        }
+    }
+
+    pub(crate) fn record_kit(&mut self, report: KitReport) {
+        *self
+            .restore_kit_counts
+            .entry(report.status.name().to_owned())
+            .or_default() += 1;
+        if report.mode_matches == Some(false) {
+            self.mode_mismatches += 1;
+        }
+        if self.restore_kits.len() < MAX_LISTED {
+            self.restore_kits.push(report);
         }
     }
 

@@ -1,14 +1,8 @@
 //! Which clusters' backups are copied: an include list, an exclude list and a tag selector,
 //! applied alike to events and to the sweep.
 
+pub use crate::cluster::Cluster;
 use crate::ids::is_cluster_id;
-
-/// A cluster as DescribeClusters reports it, reduced to what selection needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cluster {
-    pub id: String,
-    pub tags: Vec<(String, String)>,
-}
 
 /// The operator's choice of clusters. Empty lists and no tags select every cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -170,10 +164,7 @@ mod tests {
     const B: &str = "cluster-bbbbbbbbbbb";
 
     fn cluster(id: &str, tags: &[(&str, &str)]) -> Cluster {
-        Cluster {
-            id: id.into(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        }
+        Cluster::tagged(id, tags)
     }
 
     #[test]

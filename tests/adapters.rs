@@ -457,3 +457,53 @@ async fn running_executions_reads_every_page_of_running_ones() {
         vec!["backup-aaaaaaaaaaa-to-us-west-2-0", "backup-bbbbbbbbbbb-to-eu-west-1-2"]
     );
 }
+
+#[tokio::test]
+async fn clusters_and_backups_carry_what_a_restore_needs() {
+    use aws_sdk_cloudhsmv2::operation::describe_clusters::DescribeClustersOutput;
+    use aws_sdk_cloudhsmv2::types::{Certificates, Cluster as SdkCluster, ClusterMode};
+    let clusters = mock!(HsmClient::describe_clusters).then_output(|| {
+        DescribeClustersOutput::builder()
+            .clusters(
+                SdkCluster::builder()
+                    .cluster_id("cluster-kzlczlspnho")
+                    .hsm_type("hsm2m.medium")
+                    .mode(ClusterMode::NonFips)
+                    .certificates(
+                        Certificates::builder()
+                            .cluster_certificate("-----BEGIN CERTIFICATE-----")
+                            .cluster_csr("")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let backups = mock!(HsmClient::describe_backups).then_output(|| {
+        let backup = SdkBackup::builder()
+            .backup_id("backup-4kuraxsqetz")
+            .hsm_type("hsm2m.medium")
+            .mode(ClusterMode::Fips)
+            .build()
+            .unwrap();
+        DescribeBackupsOutput::builder().backups(backup).build()
+    });
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::MatchAny, [&clusters, &backups]);
+    let hsm = hsm("us-east-1", client);
+    let found = hsm.describe_clusters("us-east-1", None).await.unwrap();
+    assert_eq!(found[0].mode.as_deref(), Some("NON_FIPS"));
+    assert_eq!(found[0].hsm_type.as_deref(), Some("hsm2m.medium"));
+    // The empty CSR is left out, as a cluster that has none.
+    assert_eq!(
+        found[0].certificates.keys().collect::<Vec<_>>(),
+        vec!["ClusterCertificate"]
+    );
+    let listed = hsm
+        .describe_backups("us-east-1", BackupQuery::AllReady { since: None })
+        .await
+        .unwrap();
+    assert_eq!(
+        (listed[0].hsm_type.as_deref(), listed[0].mode.as_deref()),
+        (Some("hsm2m.medium"), Some("FIPS"))
+    );
+}

@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use support::invoke;
@@ -17,7 +18,9 @@ use cloudhsm_backup_copy::error::{AwsError, Classified, MAX_MESSAGE_CHARS, diagn
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
-use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, StartOutcome};
+use cloudhsm_backup_copy::ports::{
+    BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, ParameterStore, StartOutcome,
+};
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::Cluster;
 use cloudhsm_backup_copy::tags::TagPolicy;
@@ -57,6 +60,17 @@ impl BackupApi for Counting {
     async fn describe_clusters(&self, _: &str, _: Option<&[String]>) -> Result<Vec<Cluster>, AwsError> {
         self.count();
         Ok(vec![])
+    }
+}
+
+impl ParameterStore for Counting {
+    async fn get_parameters(&self, _: &str, _: &[String]) -> Result<HashMap<String, String>, AwsError> {
+        self.count();
+        Ok(HashMap::new())
+    }
+    async fn put_parameter(&self, _: &str, _: &str, _: &str) -> Result<(), AwsError> {
+        self.count();
+        Ok(())
     }
 }
 
@@ -101,10 +115,11 @@ fn copy_step() -> CopyStep<Counting> {
     }
 }
 
-fn start_copy() -> StartCopy<Counting, Counting> {
+fn start_copy() -> StartCopy<Counting, Counting, Counting> {
     StartCopy {
         backups: Counting::default(),
         executions: Counting::default(),
+        parameters: Counting::default(),
         config: StartCopyConfig {
             destination_regions: vec!["us-west-2".into()],
             ..support::start_copy_config()

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cloudhsm_backup_copy::backup::BackupState;
+use cloudhsm_backup_copy::backup::{Backup, BackupState};
 use cloudhsm_backup_copy::copy_guard::CopyRequest;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
 use cloudhsm_backup_copy::event::{Home, StartCopyRequest};
@@ -20,6 +20,7 @@ use cloudhsm_backup_copy::payload::Request;
 use cloudhsm_backup_copy::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::report::Summary;
+use cloudhsm_backup_copy::restore_kit::{KitSettings, RestoreKit};
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
 use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION};
 use cloudhsm_backup_copy::tracking::CheckInput;
@@ -111,10 +112,11 @@ fn count(summary: &Summary, reason: &str) -> usize {
     summary.skipped_counts.get(reason).copied().unwrap_or(0)
 }
 
-fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn> {
+fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn, FakeParameters> {
     StartCopy {
         backups: hsm,
         executions: FakeSfn::default(),
+        parameters: FakeParameters::default(),
         config: start_copy_config(),
     }
 }
@@ -350,14 +352,8 @@ async fn excluded_and_untagged_clusters_are_skipped_for_events_and_sweeps() {
         b
     });
     hsm.clusters = vec![
-        Cluster {
-            id: CLUSTER.into(),
-            tags: vec![("dr-copy".into(), "true".into())],
-        },
-        Cluster {
-            id: "cluster-othercluste".into(),
-            tags: vec![("dr-copy".into(), "false".into())],
-        },
+        Cluster::tagged(CLUSTER, &[("dr-copy", "true")]),
+        Cluster::tagged("cluster-othercluste", &[("dr-copy", "false")]),
     ];
     let mut svc = service(hsm);
     svc.config.selection = ClusterSelection::parse("", "cluster-gonegonegon", "dr-copy=true").unwrap();
@@ -398,7 +394,7 @@ fn copied_backup(hsm: &FakeHsm, source_id: &str, copy_id: &str, age_days: i64) {
     });
 }
 
-fn pruning_service(hsm: FakeHsm, retention_days: u32) -> StartCopy<FakeHsm, FakeSfn> {
+fn pruning_service(hsm: FakeHsm, retention_days: u32) -> StartCopy<FakeHsm, FakeSfn, FakeParameters> {
     let mut svc = service(hsm);
     svc.config.destination_regions = vec!["us-west-2".into()];
     svc.config.prune = PrunePolicy {
@@ -580,4 +576,131 @@ async fn a_pruning_run_that_cannot_list_a_destination_fails_even_with_nothing_to
     let err = invoke(&svc, json!({"action": "prune"}), NOW).await.unwrap_err();
     assert_eq!(error_type(err), "Retryable");
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DeleteBackup")));
+}
+
+/// A sweep over one READY backup already copied to both destinations, keeping restore kits.
+fn kit_service(cluster_mode: &str) -> StartCopy<FakeHsm, FakeSfn, FakeParameters> {
+    let hsm = FakeHsm::with_source(BackupState::Ready, NOW - 3600);
+    for region in ["us-west-2", "eu-west-1"] {
+        hsm.add(
+            region,
+            kit_copy(&format!("backup-{}copyxxxxx", &region[..2]), SOURCE, NOW - 3600),
+        );
+    }
+    let mut hsm = hsm;
+    hsm.clusters = vec![Cluster {
+        mode: Some(cluster_mode.into()),
+        certificates: [(
+            "ClusterCertificate".to_owned(),
+            "-----BEGIN CERTIFICATE-----\nMIIB".to_owned(),
+        )]
+        .into(),
+        ..Cluster::tagged(CLUSTER, &[])
+    }];
+    let mut svc = service(hsm);
+    svc.config.restore_kit = Some(KitSettings {
+        prefix: "/cloudhsm-backup-copy/test".into(),
+        customer_ca_certificate: Some("ssm:/pki/customer-ca".into()),
+    });
+    svc
+}
+
+fn kit_copy(id: &str, source: &str, created_at: i64) -> Backup {
+    Backup::original(id, None, BackupState::Ready, Some(created_at))
+        .copied_from(source, "us-east-1", Some(CLUSTER))
+        .of_hsm("hsm2m.medium", "FIPS")
+}
+
+const KIT: &str = "/cloudhsm-backup-copy/test/us-east-1/cluster-kzlczlspnho";
+
+fn stored_kit(svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters>, region: &str) -> RestoreKit {
+    serde_json::from_str(&svc.parameters.get(region, KIT).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn sweeps_keep_each_destinations_restore_kit_current_and_write_only_changes() {
+    let svc = kit_service("FIPS");
+    let first = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!(wire(&first.restore_kit_counts), json!({"WRITTEN": 2}));
+    assert_eq!(first.mode_mismatches, 0);
+    let kit = stored_kit(&svc, "us-west-2");
+    assert_eq!(
+        (
+            kit.backup_id.as_str(),
+            kit.source_backup_id.as_deref(),
+            kit.destination_region.as_str()
+        ),
+        ("backup-uscopyxxxxx", Some(SOURCE), "us-west-2")
+    );
+    assert_eq!(
+        (kit.hsm_type.as_deref(), kit.mode.as_deref()),
+        (Some("hsm2m.medium"), Some("FIPS"))
+    );
+    assert_eq!(kit.source_cluster_mode.as_deref(), Some("FIPS"));
+    assert!(kit.cluster_certificates["ClusterCertificate"].starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(kit.customer_ca_certificate.as_deref(), Some("ssm:/pki/customer-ca"));
+    assert_eq!(stored_kit(&svc, "eu-west-1").backup_id, "backup-eucopyxxxxx");
+    // A sweep describes every cluster once for the kits, even with no selection configured.
+    assert_eq!(
+        svc.backups
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("DescribeClusters"))
+            .count(),
+        1
+    );
+
+    let again = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
+        .await
+        .unwrap();
+    assert_eq!(wire(&again.restore_kit_counts), json!({"CURRENT": 2}));
+    assert_eq!(svc.parameters.puts().len(), 2, "nothing rewritten");
+
+    // A newer backup whose copy is READY in us-west-2: that kit moves on, the other stays.
+    svc.backups.add(
+        "us-east-1",
+        original("backup-newersourcex", BackupState::Ready, NOW - 60),
+    );
+    svc.backups.add(
+        "us-west-2",
+        kit_copy("backup-newercopyxxx", "backup-newersourcex", NOW - 60),
+    );
+    let newer = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 120)
+        .await
+        .unwrap();
+    assert_eq!(wire(&newer.restore_kit_counts), json!({"WRITTEN": 1, "CURRENT": 1}));
+    assert_eq!(stored_kit(&svc, "us-west-2").backup_id, "backup-newercopyxxx");
+    assert_eq!(stored_kit(&svc, "eu-west-1").backup_id, "backup-eucopyxxxxx");
+}
+
+#[tokio::test]
+async fn a_copy_of_another_mode_than_its_cluster_is_reported() {
+    let svc = kit_service("NON_FIPS");
+    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!(summary.mode_mismatches, 2);
+    assert!(summary.restore_kits.iter().all(|k| k.mode_matches == Some(false)));
+    // The kit still says what the copy is: a restore must use the copy's own mode.
+    assert_eq!(stored_kit(&svc, "us-west-2").mode.as_deref(), Some("FIPS"));
+}
+
+#[tokio::test]
+async fn a_kit_that_cannot_be_stored_fails_the_run_retryably() {
+    let mut svc = kit_service("FIPS");
+    svc.parameters.failing = Some(AwsErrorKind::Throttled);
+    let err = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap_err();
+    assert_eq!(error_type(err), "Retryable");
+    svc.parameters.failing = Some(AwsErrorKind::AccessDenied);
+    let err = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap_err();
+    let message = err.to_string();
+    assert_eq!(error_type(err), "NonRetryable");
+    assert!(message.contains("restore kit of cluster-kzlczlspnho"), "{message}");
+}
+
+#[tokio::test]
+async fn without_kit_settings_nothing_is_kept_and_no_cluster_is_described() {
+    let mut svc = kit_service("FIPS");
+    svc.config.restore_kit = None;
+    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert!(summary.restore_kits.is_empty() && svc.parameters.puts().is_empty());
+    assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DescribeClusters")));
 }

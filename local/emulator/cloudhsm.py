@@ -4,6 +4,7 @@ and CopyBackupToRegion, DeleteBackup and ModifyBackupAttributes, which moto lack
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -20,6 +21,18 @@ PAGE_MAX = 50
 
 def new_id(prefix: str) -> str:
     return prefix + "".join(random.choice(ID_ALPHABET) for _ in range(11))
+
+
+def default_mode(mode: str | None) -> str:
+    """moto writes "DEFAULT" when CreateCluster names no Mode, a value AWS never returns (its
+    enum is FIPS | NON_FIPS); the emulator makes such clusters, and their backups, FIPS."""
+    return "FIPS" if mode in (None, "", "DEFAULT") else mode
+
+
+def cluster_certificate(cluster_id: str) -> str:
+    """A stand-in PEM for the cluster's certificate, distinct per cluster."""
+    body = base64.b64encode(f"cluster certificate of {cluster_id}".encode()).decode()
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
 
 
 def install(emu: Emulator) -> None:
@@ -54,6 +67,7 @@ def _aws_like_ids_and_times(models: Any, responses: Any) -> None:
         self.ready_at = None  # set on copies still being made
         self.ends_deleted = False
         self.call = None  # the CopyBackupToRegion entry that made this copy
+        self.mode = default_mode(self.mode)
 
     models.Backup.__init__ = backup_init
 
@@ -62,6 +76,10 @@ def _aws_like_ids_and_times(models: Any, responses: Any) -> None:
     def cluster_init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_cluster_init(self, *args, **kwargs)
         self.cluster_id = new_id("cluster-")
+        self.mode = default_mode(self.mode)
+        # An initialized, active cluster shows its cluster certificate (signed by the customer's
+        # CA) and no CSR; moto lists all five as empty strings, which AWS never returns.
+        self.certificates = {"ClusterCertificate": cluster_certificate(self.cluster_id)}
 
     models.Cluster.__init__ = cluster_init
 

@@ -18,7 +18,7 @@ from .faults import Operation, draw_fault, rate_limited
 from .state import ACCOUNT, Emulator
 
 # Signing name in the request's credential scope -> botocore service name.
-CONTRACT_SERVICES = {"cloudhsm": "cloudhsmv2", "states": "stepfunctions", "events": "events"}
+CONTRACT_SERVICES = {"cloudhsm": "cloudhsmv2", "states": "stepfunctions", "events": "events", "ssm": "ssm"}
 _SCOPE = re.compile(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/")
 
 

@@ -1,17 +1,17 @@
 //! [`BackupApi`] over `aws-sdk-cloudhsmv2`, one client per region.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_config::Region;
 use aws_config::SdkConfig;
 use aws_sdk_cloudhsmv2::Client;
-use aws_sdk_cloudhsmv2::types::{Backup as SdkBackup, Tag};
+use aws_sdk_cloudhsmv2::types::{Backup as SdkBackup, Certificates, Tag};
 
 use super::classify;
 use crate::backup::{Backup, BackupState};
+use crate::cluster::Cluster;
 use crate::error::{AwsError, AwsErrorKind};
 use crate::ports::{BackupApi, BackupQuery};
-use crate::selection::Cluster;
 
 /// DescribeBackups' page size limit (botocore's `BackupsMaxSize`, 1..50).
 pub const PAGE_SIZE: i32 = 50;
@@ -150,7 +150,24 @@ fn to_domain(b: &SdkBackup) -> Backup {
         created_at: b.create_timestamp().map(|t| t.secs()),
         tags: pairs(b.tag_list()),
         never_expires: b.never_expires().unwrap_or(false),
+        hsm_type: b.hsm_type().map(str::to_owned),
+        mode: b.mode().map(|m| m.as_str().to_owned()),
     }
+}
+
+/// The certificates DescribeClusters returns, by their API names, leaving out empty ones (which
+/// of them a cluster has depends on its state).
+fn certificates(c: &Certificates) -> BTreeMap<String, String> {
+    [
+        ("ClusterCertificate", c.cluster_certificate()),
+        ("ClusterCsr", c.cluster_csr()),
+        ("HsmCertificate", c.hsm_certificate()),
+        ("AwsHardwareCertificate", c.aws_hardware_certificate()),
+        ("ManufacturerHardwareCertificate", c.manufacturer_hardware_certificate()),
+    ]
+    .into_iter()
+    .filter_map(|(name, pem)| pem.filter(|p| !p.is_empty()).map(|p| (name.to_owned(), p.to_owned())))
+    .collect()
 }
 
 fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
@@ -254,6 +271,9 @@ impl BackupApi for CloudHsm {
                     Some(Cluster {
                         id: c.cluster_id()?.to_owned(),
                         tags: pairs(c.tag_list()),
+                        hsm_type: c.hsm_type().map(str::to_owned),
+                        mode: c.mode().map(|m| m.as_str().to_owned()),
+                        certificates: c.certificates().map(certificates).unwrap_or_default(),
                     })
                 }));
             }

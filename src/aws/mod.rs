@@ -2,6 +2,7 @@
 
 pub mod cloudhsm;
 pub mod sfn;
+pub mod ssm;
 
 use aws_sdk_cloudhsmv2::config::http::HttpResponse;
 use aws_sdk_cloudhsmv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -19,6 +20,8 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestThrottledException",
     "SlowDown",
     "PriorRequestNotComplete",
+    // SSM: another update of the same parameter is in progress.
+    "TooManyUpdates",
 ];
 const TRANSIENT_CODES: &[&str] = &[
     "CloudHsmInternalFailureException",

@@ -2,6 +2,7 @@
 
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::aws::sfn::StepFunctions;
+use cloudhsm_backup_copy::aws::ssm::Ssm;
 use cloudhsm_backup_copy::config::StartCopyConfig;
 use cloudhsm_backup_copy::handlers::serve;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
@@ -17,6 +18,7 @@ async fn main() -> Result<(), Error> {
         std::iter::once(config.source_region.as_str()).chain(config.destination_regions.iter().map(String::as_str));
     let service = StartCopy {
         backups: CloudHsm::new(&shared, regions),
+        parameters: Ssm::new(&shared, config.destination_regions.iter().map(String::as_str)),
         executions: StepFunctions::new(
             aws_sdk_sfn::Client::new(&shared),
             config.state_machine_arn.clone(),

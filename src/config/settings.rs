@@ -1,14 +1,15 @@
-//! Reading one setting: required, a flag, a bounded number, cluster ids, the regions. Every
-//! error names the setting and its value.
+//! Reading one setting: required, a flag, a bounded number, cluster ids, the regions, the restore
+//! kit's path. Every error names the setting and its value.
 
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use super::{
-    ConfigError, ENV_DESTINATION_REGIONS, ENV_EXCLUDE_CLUSTERS, ENV_INCLUDE_CLUSTERS, ENV_SOURCE_REGION,
-    ENV_STATE_MACHINE_ARN,
+    ConfigError, ENV_CUSTOMER_CA_CERTIFICATE, ENV_DESTINATION_REGIONS, ENV_EXCLUDE_CLUSTERS, ENV_INCLUDE_CLUSTERS,
+    ENV_RESTORE_KIT_PREFIX, ENV_SOURCE_REGION, ENV_STATE_MACHINE_ARN, MAX_CUSTOMER_CA_LOCATION,
 };
 use crate::ids::{is_govcloud, is_region, partition, same_partition};
+use crate::restore_kit::KitSettings;
 use crate::selection::{ClusterSelection, parse_cluster_ids};
 
 /// INCLUDE_CLUSTERS and EXCLUDE_CLUSTERS (no tag selector).
@@ -161,4 +162,51 @@ pub(super) fn account_of(state_machine_arn: &str, source_region: &str) -> Result
             ),
         }),
     }
+}
+/// RESTORE_KIT_PREFIX (an SSM path of our own) and CUSTOMER_CA_CERTIFICATE_LOCATION.
+pub(super) fn restore_kit(get: &impl Fn(&str) -> Option<String>) -> Result<Option<KitSettings>, ConfigError> {
+    let Some(prefix) = get(ENV_RESTORE_KIT_PREFIX).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = |name, value: &str, reason: &str| ConfigError::Invalid {
+        name,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    // SSM's rules for a parameter path: `/`-separated, [a-zA-Z0-9_.-], not under aws or ssm.
+    let first = prefix
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let well_formed = prefix.starts_with('/')
+        && prefix.len() <= 200
+        && prefix
+            .split('/')
+            .skip(1)
+            .all(|level| !level.is_empty() && level.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)))
+        && !first.starts_with("aws")
+        && !first.starts_with("ssm");
+    if !well_formed {
+        return Err(invalid(
+            ENV_RESTORE_KIT_PREFIX,
+            &prefix,
+            "an SSM parameter path: /level/level of [a-zA-Z0-9_.-], at most 200 characters, not under /aws or /ssm",
+        ));
+    }
+    let ca = get(ENV_CUSTOMER_CA_CERTIFICATE).filter(|v| !v.is_empty());
+    if let Some(ca) = &ca
+        && (ca.chars().count() > MAX_CUSTOMER_CA_LOCATION || ca.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            ENV_CUSTOMER_CA_CERTIFICATE,
+            &ca.chars().take(64).collect::<String>(),
+            "where the customer CA certificate is kept (at most 1,024 characters, one line), not the certificate",
+        ));
+    }
+    Ok(Some(KitSettings {
+        prefix,
+        customer_ca_certificate: ca,
+    }))
 }

@@ -10,9 +10,12 @@
 
 mod copies;
 mod fan_out;
+mod kit_run;
 mod prune_run;
 mod sources;
 mod sweep_report;
+
+use sweep_report::Swept;
 
 use std::collections::HashMap;
 
@@ -26,7 +29,7 @@ use crate::handlers::Handler;
 use crate::job::JobError;
 use crate::payload::{NotJson, Request};
 use crate::plan::{Candidates, SkipReason, candidates, plan};
-use crate::ports::{BackupApi, ExecutionApi};
+use crate::ports::{BackupApi, ExecutionApi, ParameterStore};
 pub use crate::report::MAX_LISTED;
 use crate::report::{StartResult, Summary};
 use crate::time::EpochSeconds;
@@ -74,13 +77,15 @@ impl Request for StartCopyRequest {
     }
 }
 
-pub struct StartCopy<B, E> {
+pub struct StartCopy<B, E, P> {
     pub backups: B,
     pub executions: E,
+    /// Where the restore kits are kept (each destination's Parameter Store).
+    pub parameters: P,
     pub config: StartCopyConfig,
 }
 
-impl<B: BackupApi, E: ExecutionApi> Handler for StartCopy<B, E> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> Handler for StartCopy<B, E, P> {
     type Request = StartCopyRequest;
     type Output = Summary;
     type Error = StartCopyError;
@@ -117,7 +122,7 @@ impl<B: BackupApi, E: ExecutionApi> Handler for StartCopy<B, E> {
     }
 }
 
-impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
     /// Plans and starts the copies an event asks for.
     pub async fn run(&self, event: ParsedEvent, now: EpochSeconds) -> Result<Summary, StartCopyError> {
         let config = &self.config;
@@ -138,7 +143,7 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         // A newest-first listing may run a little past the window (to the end of its last page);
         // planning skips those as OUTSIDE_WINDOW.
         summary.examined = sources.len();
-        let sources = self.select(&event.trigger, sources, &mut summary).await?;
+        let (sources, clusters) = self.select(&event.trigger, sources, &mut summary).await?;
 
         // Eligibility is decided once; freshness and the destination lookups concern the
         // eligible backups only (a deep run lists older ones too).
@@ -171,8 +176,13 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
             summary.record(result);
         }
         if sweep {
-            self.report_sweep(&destinations, &eligible, &given_up, prune, now, &mut summary)
-                .await;
+            let swept = Swept {
+                destinations: &destinations,
+                eligible: &eligible,
+                clusters: &clusters,
+                given_up: &given_up,
+            };
+            self.report_sweep(&swept, prune, now, &mut summary).await;
         }
         Ok(summary)
     }

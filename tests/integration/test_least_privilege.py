@@ -35,6 +35,16 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         _, error = stack.invoke("check-copy", check_request(request))
         return error is None
 
+    # A READY copy in each destination, so that every sweep has restore kits to keep.
+    kept = stack.make_backup(cluster_id)
+    assert stack.invoke("start-copy", schedule_event("sweep-for-the-kits"))[1] is None
+    for region in ("us-west-2", "eu-west-1"):
+        wait_until(f"a READY copy in {region}", lambda r=region: any(c["BackupState"] == "READY" for c in stack.copies(kept, r)), timeout=120)
+
+    def kits_kept() -> bool:
+        summary, error = stack.invoke("start-copy", schedule_event(f"sweep-{next(runs)}"))
+        return error is None and sum(summary.get("restoreKitCounts", {}).values()) >= 2
+
     def execution_works() -> bool:
         backup_id = stack.make_backup(cluster_id)
         job = copy_request(backup_id, cluster_id)["job"]
@@ -47,6 +57,7 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         ("StartCopyRole", "ListBackupsAndClusters"): sweep_works,
         ("StartCopyRole", "StartTracking"): sweep_works,
         ("StartCopyRole", "InspectTracking"): sweep_works,
+        ("StartCopyRole", "KeepRestoreKits"): kits_kept,
         ("CopyStepRole", "ReadBackups"): copy_step_works,
         ("CopyStepRole", "CopyBackupsOfThisRegion"): copy_step_works,
         ("CopyStepRole", "TagCopiesAsTheyAreMade"): copy_step_works,

@@ -14,7 +14,7 @@ use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind, Classified, diagnostic
 use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::Handler;
 use cloudhsm_backup_copy::payload::Payload;
-use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery};
+use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ParameterStore};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
@@ -189,6 +189,49 @@ pub fn error_type(e: impl Classified) -> String {
 }
 
 /// start-copy's settings in the tests: two destinations, every cluster, a day's look-back.
+/// Parameter Store in memory: values per (region, name), every write recorded.
+#[derive(Default)]
+pub struct FakeParameters {
+    pub values: Mutex<HashMap<(String, String), String>>,
+    pub puts: Mutex<Vec<(String, String)>>,
+    /// Every call fails this way.
+    pub failing: Option<AwsErrorKind>,
+}
+
+impl FakeParameters {
+    pub fn get(&self, region: &str, name: &str) -> Option<String> {
+        self.values.lock().unwrap().get(&(region.into(), name.into())).cloned()
+    }
+    pub fn puts(&self) -> Vec<(String, String)> {
+        self.puts.lock().unwrap().clone()
+    }
+    fn check(&self, operation: &'static str, region: &str) -> Result<(), AwsError> {
+        match self.failing {
+            Some(kind) => Err(AwsError::new(operation, region, kind, Some("Boom".into()), "injected")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ParameterStore for FakeParameters {
+    async fn get_parameters(&self, region: &str, names: &[String]) -> Result<HashMap<String, String>, AwsError> {
+        self.check("GetParameters", region)?;
+        Ok(names
+            .iter()
+            .filter_map(|n| self.get(region, n).map(|v| (n.clone(), v)))
+            .collect())
+    }
+    async fn put_parameter(&self, region: &str, name: &str, value: &str) -> Result<(), AwsError> {
+        self.check("PutParameter", region)?;
+        self.values
+            .lock()
+            .unwrap()
+            .insert((region.into(), name.into()), value.into());
+        self.puts.lock().unwrap().push((region.into(), name.into()));
+        Ok(())
+    }
+}
+
 pub fn start_copy_config() -> StartCopyConfig {
     StartCopyConfig {
         source_region: "us-east-1".into(),
@@ -200,6 +243,7 @@ pub fn start_copy_config() -> StartCopyConfig {
         prune: PrunePolicy::default(),
         retry: RetryPolicy::default(),
         max_copies_in_flight: 100,
+        restore_kit: None,
     }
 }
 

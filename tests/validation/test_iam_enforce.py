@@ -74,3 +74,17 @@ def test_the_copy_call_needs_its_tag_actions_on_the_source_and_the_copy():
     assert checks[1].context["aws:TagKeys"] == ["k"] and checks[1].context["aws:RequestTag/k"] == "v"
     # Operations without a model are refused to roles (the caller denies on None).
     assert checks_for("cloudhsm", "DeleteCluster", {}, "us-east-1", "1", lambda r, i: {}) is None
+
+
+def test_parameters_are_checked_one_by_one_on_their_own_arns():
+    checks = checks_for("ssm", "GetParameters", {"Names": ["/a/b", "/c"]}, "us-west-2", "123456789012", lambda r, i: {})
+    assert [(c.action, c.resource) for c in checks] == [
+        ("ssm:GetParameters", "arn:aws:ssm:us-west-2:123456789012:parameter/a/b"),
+        ("ssm:GetParameters", "arn:aws:ssm:us-west-2:123456789012:parameter/c"),
+    ]
+    put = checks_for("ssm", "PutParameter", {"Name": "/a/b", "Tags": [{"Key": "k", "Value": "v"}]}, "us-west-2", "123456789012", lambda r, i: {})
+    assert [c.action for c in put] == ["ssm:PutParameter", "ssm:AddTagsToResource"]
+    policy = allow(Action="ssm:GetParameters", Resource="arn:aws:ssm:*:123456789012:parameter/a/*",
+                   Condition={"StringEquals": {"aws:RequestedRegion": ["us-west-2"]}})
+    assert [evaluate([policy], c)[0] for c in checks] == [True, False]
+    assert checks_for("ssm", "DeleteParameter", {"Name": "/a/b"}, "us-west-2", "123456789012", lambda r, i: {}) is None

@@ -163,6 +163,21 @@ def test_deletion_is_limited_to_our_copies_in_the_destinations():
     assert 'TAG_SOURCE_REGION: &str = "cloudhsm-backup-copy:source-region"' in tags
 
 
+def test_the_restore_kits_are_written_only_under_the_path_the_function_is_given():
+    d = deployment(DestinationRegions="us-west-2,eu-west-1")
+    prefix = d.functions["StartCopyFunction"]["Properties"]["Environment"]["Variables"]["RESTORE_KIT_PREFIX"]
+    assert prefix == "/cloudhsm-backup-copy/cloudhsm-backup-copy"
+    writers = {
+        role: s for role, statements in role_statements(d).items() for s in statements
+        if any(a.startswith("ssm:") for a in actions_of(s))
+    }
+    assert set(writers) == {"StartCopyRole"}, writers
+    kit = writers["StartCopyRole"]
+    assert sorted(actions_of(kit)) == ["ssm:GetParameters", "ssm:PutParameter"]
+    assert kit["Resource"] == f"arn:aws:ssm:*:123456789012:parameter{prefix}/*"
+    assert kit["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-west-2", "eu-west-1"]}}
+
+
 def test_service_trust_and_resource_policies_name_their_source():
     d = deployment()
     for name in ("StartCopyRole", "CopyStepRole", "CheckCopyRole"):

@@ -5,14 +5,15 @@ use tracing::warn;
 
 use super::{StartCopy, StartCopyError};
 use crate::backup::Backup;
+use crate::cluster::Cluster;
 use crate::event::Trigger;
 use crate::plan::SkipReason;
-use crate::ports::{BackupApi, BackupQuery, ExecutionApi};
+use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ParameterStore};
 use crate::report::Summary;
 use crate::selection::ClusterLookup;
 use crate::time::EpochSeconds;
 
-impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
     /// The backups the trigger asks about, and the window planning applies to them (`None`:
     /// any age, for a backup named explicitly).
     pub(super) async fn list_sources(
@@ -47,24 +48,31 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
         })
     }
 
-    /// Keeps the backups of selected clusters; the others are skipped with the reason.
+    /// Keeps the backups of selected clusters; the others are skipped with the reason. Returns
+    /// the clusters it described too (every one, for a sweep that keeps restore kits).
     pub(super) async fn select(
         &self,
         trigger: &Trigger,
         sources: Vec<Backup>,
         summary: &mut Summary,
-    ) -> Result<Vec<Backup>, StartCopyError> {
+    ) -> Result<(Vec<Backup>, Vec<Cluster>), StartCopyError> {
         let selection = &self.config.selection;
-        if selection.is_everything() {
-            return Ok(sources);
-        }
         let source = self.config.source_region.as_str();
         let sweep = matches!(trigger, Trigger::Sweep { .. });
-        let clusters = match selection.lookup(sweep, sources.iter().map(|b| b.cluster_id.as_deref())) {
+        let lookup = if sweep && self.config.restore_kit.is_some() {
+            // The kits carry each cluster's mode and certificates.
+            ClusterLookup::All
+        } else {
+            selection.lookup(sweep, sources.iter().map(|b| b.cluster_id.as_deref()))
+        };
+        let clusters = match lookup {
             ClusterLookup::Nothing => Vec::new(),
             ClusterLookup::All => self.backups.describe_clusters(source, None).await?,
             ClusterLookup::These(ids) => self.backups.describe_clusters(source, Some(&ids)).await?,
         };
+        if selection.is_everything() {
+            return Ok((sources, clusters));
+        }
         if sweep {
             summary.unknown_cluster_ids = selection.unknown_ids(&clusters);
             if !summary.unknown_cluster_ids.is_empty() {
@@ -88,6 +96,6 @@ impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
                 ),
             }
         }
-        Ok(kept)
+        Ok((kept, clusters))
     }
 }

@@ -1,36 +1,52 @@
 //! What a sweep reports per reachable destination once its executions are started: the
-//! CopiesGivenUp metric, each cluster's freshness, and (in the deep run) pruning.
+//! CopiesGivenUp metric, each cluster's freshness, the restore kits and (in the deep run)
+//! pruning.
 
 use std::collections::HashMap;
 
 use super::StartCopy;
 use super::copies::Destinations;
 use crate::backup::Backup;
+use crate::cluster::Cluster;
 use crate::freshness;
 use crate::metrics;
-use crate::ports::{BackupApi, ExecutionApi};
+use crate::ports::{BackupApi, ExecutionApi, ParameterStore};
 use crate::report::Summary;
 use crate::time::EpochSeconds;
 
-impl<B: BackupApi, E: ExecutionApi> StartCopy<B, E> {
-    pub(super) async fn report_sweep(
-        &self,
-        destinations: &Destinations,
-        in_window: &[Backup],
-        given_up: &HashMap<String, usize>,
-        prune: bool,
-        now: EpochSeconds,
-        summary: &mut Summary,
-    ) {
+/// What the sweep found, for its report.
+pub(super) struct Swept<'a> {
+    pub destinations: &'a Destinations,
+    /// The backups of the window that may be copied.
+    pub eligible: &'a [Backup],
+    /// The source clusters it described (all of them when it keeps restore kits).
+    pub clusters: &'a [Cluster],
+    /// How many copies each region's sweep gave up on.
+    pub given_up: &'a HashMap<String, usize>,
+}
+
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
+    pub(super) async fn report_sweep(&self, swept: &Swept<'_>, prune: bool, now: EpochSeconds, summary: &mut Summary) {
         let source = self.config.source_region.as_str();
-        for region in &destinations.reachable {
-            let count = given_up.get(region).copied().unwrap_or_default();
+        for region in &swept.destinations.reachable {
+            let count = swept.given_up.get(region).copied().unwrap_or_default();
             metrics::emit(&metrics::given_up_line(region, count, now));
-            let in_region = destinations.copies.get(region).map(Vec::as_slice).unwrap_or_default();
-            for figure in freshness::measure(in_window, source, region, in_region, now) {
-                metrics::emit(&freshness::emf_line(&figure, now));
-                summary.freshness.push(figure);
+            let in_region = swept
+                .destinations
+                .copies
+                .get(region)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let figures = freshness::measure(swept.eligible, source, region, in_region, now);
+            for figure in &figures {
+                metrics::emit(&freshness::emf_line(figure, now));
             }
+            if let Some(settings) = &self.config.restore_kit {
+                let clusters = figures.iter().map(|f| f.cluster_id.as_str());
+                self.keep_kits(settings, region, clusters, swept.clusters, in_region, summary)
+                    .await;
+            }
+            summary.freshness.extend(figures);
             if prune {
                 self.prune(region, in_region, now, summary).await;
             }

@@ -1,0 +1,292 @@
+//! The restore kit: what restoring a source cluster in one DR region needs, kept in that region
+//! (SSM Parameter Store), so that losing the source region cannot take it.
+//!
+//! One String parameter per source cluster and destination, `<prefix>/<source region>/<cluster>`,
+//! holding a JSON [`RestoreKit`]: the newest READY copy there (what `CreateCluster`'s
+//! `SourceBackupId` takes), its HsmType and Mode (a restored cluster must have both), the source
+//! cluster's certificates as DescribeClusters reports them, and where the operator keeps the
+//! customer CA certificate, which AWS does not store and clients of a restored cluster need.
+//! Sweeps keep it current: they write only what changed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backup::{Backup, newest_ready_copy};
+use crate::cluster::Cluster;
+use crate::time::to_rfc3339;
+
+/// The kit's document version, bumped when its shape changes.
+pub const KIT_VERSION: u32 = 1;
+/// The largest parameter value SSM takes (Advanced tier; Standard takes 4 KB, and the kit is
+/// written with the Intelligent-Tiering tier, so only a larger kit costs anything).
+pub const MAX_KIT_BYTES: usize = 8192;
+
+/// Where the kits go, and what the operator tells us about the customer CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KitSettings {
+    /// The parameters' path, e.g. `/cloudhsm-backup-copy/<stack>`.
+    pub prefix: String,
+    /// Where the customer CA certificate is kept (an SSM parameter, an S3 object, a vault path).
+    pub customer_ca_certificate: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreKit {
+    pub version: u32,
+    pub source_region: String,
+    pub source_cluster_id: String,
+    pub destination_region: String,
+    /// The newest READY copy in the destination region.
+    pub backup_id: String,
+    pub source_backup_id: Option<String>,
+    pub hsm_type: Option<String>,
+    pub mode: Option<String>,
+    /// When the source backup was taken (a copy's CreateTimestamp is its source's).
+    pub backup_created_at: Option<String>,
+    /// The source cluster's mode: a copy of another mode cannot restore it as it was.
+    pub source_cluster_mode: Option<String>,
+    /// DescribeClusters' certificates of the source cluster (PEM), by their API names.
+    pub cluster_certificates: BTreeMap<String, String>,
+    pub customer_ca_certificate: Option<String>,
+}
+
+impl RestoreKit {
+    /// Whether the copy can restore the cluster as it was: `None` when a mode is unknown.
+    pub fn mode_matches(&self) -> Option<bool> {
+        Some(self.mode.as_deref()? == self.source_cluster_mode.as_deref()?)
+    }
+}
+
+/// The kit's parameter name for one source cluster.
+pub fn parameter_name(prefix: &str, source_region: &str, cluster_id: &str) -> String {
+    format!("{}/{source_region}/{cluster_id}", prefix.trim_end_matches('/'))
+}
+
+/// The kit of each of `cluster_ids` that has a READY copy among `copies` (one destination's),
+/// with its parameter name.
+pub fn kits<'a>(
+    settings: &KitSettings,
+    source_region: &str,
+    region: &str,
+    cluster_ids: impl IntoIterator<Item = &'a str>,
+    clusters: &[Cluster],
+    copies: &[Backup],
+) -> Vec<(String, RestoreKit)> {
+    cluster_ids
+        .into_iter()
+        .filter_map(|cluster_id| {
+            let copy = newest_ready_copy(copies, source_region, cluster_id)?;
+            let cluster = clusters.iter().find(|c| c.id == cluster_id);
+            let kit = RestoreKit {
+                version: KIT_VERSION,
+                source_region: source_region.to_owned(),
+                source_cluster_id: cluster_id.to_owned(),
+                destination_region: region.to_owned(),
+                backup_id: copy.id.clone(),
+                source_backup_id: copy.source_backup.clone(),
+                hsm_type: copy.hsm_type.clone(),
+                mode: copy.mode.clone(),
+                backup_created_at: copy.created_at.map(to_rfc3339),
+                source_cluster_mode: cluster.and_then(|c| c.mode.clone()),
+                cluster_certificates: cluster.map(|c| c.certificates.clone()).unwrap_or_default(),
+                customer_ca_certificate: settings.customer_ca_certificate.clone(),
+            };
+            Some((parameter_name(&settings.prefix, source_region, cluster_id), kit))
+        })
+        .collect()
+}
+
+/// What a sweep does with one kit, given the stored value (if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KitAction {
+    /// The stored kit says the same: nothing to write.
+    Current,
+    /// Write this value (the kit is missing, stale or unreadable).
+    Write(String),
+    /// The kit cannot be stored: too large for a parameter (or not serialisable).
+    Refused { reason: String },
+}
+
+pub fn action(kit: &RestoreKit, stored: Option<&str>) -> KitAction {
+    let same = stored
+        .and_then(|v| serde_json::from_str::<RestoreKit>(v).ok())
+        .is_some_and(|s| &s == kit);
+    if same {
+        return KitAction::Current;
+    }
+    match serde_json::to_string(kit) {
+        Ok(value) if value.len() > MAX_KIT_BYTES => KitAction::Refused {
+            reason: format!(
+                "the kit is {} bytes, more than a parameter holds ({MAX_KIT_BYTES})",
+                value.len()
+            ),
+        },
+        Ok(value) => KitAction::Write(value),
+        Err(e) => KitAction::Refused { reason: e.to_string() },
+    }
+}
+
+/// What a sweep did with one kit, for its summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KitReport {
+    pub cluster_id: String,
+    pub destination_region: String,
+    pub parameter: String,
+    pub backup_id: String,
+    pub status: KitStatus,
+    /// `false`: the newest copy's mode is not the source cluster's (it cannot restore the
+    /// cluster as it is); `None`: a mode is unknown.
+    pub mode_matches: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KitStatus {
+    /// The stored kit was already right.
+    Current,
+    Written,
+    /// Not stored: the reason is among the run's failures.
+    Failed,
+}
+
+impl KitStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Current => "CURRENT",
+            Self::Written => "WRITTEN",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+impl KitReport {
+    pub fn new(parameter: &str, kit: &RestoreKit, status: KitStatus) -> Self {
+        Self {
+            cluster_id: kit.source_cluster_id.clone(),
+            destination_region: kit.destination_region.clone(),
+            parameter: parameter.to_owned(),
+            backup_id: kit.backup_id.clone(),
+            status,
+            mode_matches: kit.mode_matches(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::BackupState;
+
+    const SOURCE: &str = "us-east-1";
+    const CLUSTER: &str = "cluster-kzlczlspnho";
+
+    fn settings() -> KitSettings {
+        KitSettings {
+            prefix: "/cloudhsm-backup-copy/dr/".into(),
+            customer_ca_certificate: Some("ssm:/pki/customer-ca".into()),
+        }
+    }
+
+    fn copy(id: &str, source: &str, state: BackupState, created_at: i64) -> Backup {
+        Backup::original(id, None, state, Some(created_at))
+            .copied_from(source, SOURCE, Some(CLUSTER))
+            .of_hsm("hsm2m.medium", "FIPS")
+    }
+
+    fn cluster(mode: &str) -> Cluster {
+        Cluster {
+            mode: Some(mode.into()),
+            certificates: [(
+                "ClusterCertificate".to_owned(),
+                "-----BEGIN CERTIFICATE-----".to_owned(),
+            )]
+            .into(),
+            ..Cluster::tagged(CLUSTER, &[])
+        }
+    }
+
+    #[test]
+    fn the_kit_names_the_newest_ready_copy_with_what_a_restore_needs() {
+        let copies = [
+            copy("backup-newestxdeleted", "backup-src3xxxxxxx", BackupState::Deleted, 300),
+            copy("backup-readyxxxnewer", "backup-src2xxxxxxx", BackupState::Ready, 200),
+            copy("backup-readyxxxolder", "backup-src1xxxxxxx", BackupState::Ready, 100),
+            Backup::original("backup-notacopyxxxx", Some(CLUSTER), BackupState::Ready, Some(400)),
+        ];
+        let kits = kits(
+            &settings(),
+            SOURCE,
+            "us-west-2",
+            [CLUSTER, "cluster-nocopiesxxx"],
+            &[cluster("FIPS")],
+            &copies,
+        );
+        assert_eq!(kits.len(), 1, "{kits:?}");
+        let (name, kit) = &kits[0];
+        assert_eq!(name, "/cloudhsm-backup-copy/dr/us-east-1/cluster-kzlczlspnho");
+        assert_eq!(kit.backup_id, "backup-readyxxxnewer");
+        assert_eq!(kit.source_backup_id.as_deref(), Some("backup-src2xxxxxxx"));
+        assert_eq!(
+            (kit.hsm_type.as_deref(), kit.mode.as_deref()),
+            (Some("hsm2m.medium"), Some("FIPS"))
+        );
+        assert_eq!(kit.backup_created_at.as_deref(), Some("1970-01-01T00:03:20Z"));
+        assert_eq!(kit.cluster_certificates.len(), 1);
+        assert_eq!(kit.customer_ca_certificate.as_deref(), Some("ssm:/pki/customer-ca"));
+        assert_eq!(kit.mode_matches(), Some(true));
+    }
+
+    #[test]
+    fn a_copy_of_another_mode_or_an_unknown_one_is_said_so() {
+        let copies = [copy(
+            "backup-readyxxxnewer",
+            "backup-src2xxxxxxx",
+            BackupState::Ready,
+            200,
+        )];
+        let mismatched = kits(
+            &settings(),
+            SOURCE,
+            "us-west-2",
+            [CLUSTER],
+            &[cluster("NON_FIPS")],
+            &copies,
+        );
+        assert_eq!(mismatched[0].1.mode_matches(), Some(false));
+        let unknown = kits(&settings(), SOURCE, "us-west-2", [CLUSTER], &[], &copies);
+        assert_eq!(unknown[0].1.mode_matches(), None);
+        assert!(unknown[0].1.cluster_certificates.is_empty());
+    }
+
+    #[test]
+    fn only_a_changed_missing_or_unreadable_kit_is_written() {
+        let copies = [copy(
+            "backup-readyxxxnewer",
+            "backup-src2xxxxxxx",
+            BackupState::Ready,
+            200,
+        )];
+        let (_, kit) = kits(&settings(), SOURCE, "us-west-2", [CLUSTER], &[cluster("FIPS")], &copies).remove(0);
+        let KitAction::Write(value) = action(&kit, None) else {
+            panic!("a missing kit is written")
+        };
+        assert_eq!(action(&kit, Some(&value)), KitAction::Current);
+        assert!(matches!(action(&kit, Some("not json")), KitAction::Write(_)));
+        let older = RestoreKit {
+            backup_id: "backup-readyxxxolder".into(),
+            ..kit.clone()
+        };
+        let stale = serde_json::to_string(&older).unwrap();
+        assert_eq!(action(&kit, Some(&stale)), KitAction::Write(value));
+        let huge = RestoreKit {
+            customer_ca_certificate: Some("x".repeat(MAX_KIT_BYTES)),
+            ..kit
+        };
+        assert!(
+            matches!(action(&huge, None), KitAction::Refused { reason } if reason.contains("more than a parameter holds"))
+        );
+    }
+}

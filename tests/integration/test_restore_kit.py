@@ -1,0 +1,73 @@
+"""The restore kit: each sweep keeps, in every destination region's Parameter Store, what a restore
+of each source cluster there needs (the newest READY copy, its HsmType and Mode, the cluster's
+certificates, where the customer CA is kept), and rewrites it only when it changes."""
+
+from __future__ import annotations
+
+import json
+
+from stack import SOURCE_REGION, STACK_NAME, schedule_event, wait_until
+
+REGIONS = ("us-west-2", "eu-west-1")
+
+
+def kit(stack, region: str, cluster_id: str) -> dict | None:
+    name = f"/cloudhsm-backup-copy/{STACK_NAME}/{SOURCE_REGION}/{cluster_id}"
+    found = stack.client("ssm", region).get_parameters(Names=[name])["Parameters"]
+    return json.loads(found[0]["Value"]) if found else None
+
+
+def ready_copy(stack, backup_id: str, region: str) -> dict:
+    return wait_until(f"a READY copy of {backup_id} in {region}",
+                      lambda: next((c for c in stack.copies(backup_id, region) if c["BackupState"] == "READY"), None), timeout=120)
+
+
+def sweep(stack, n: int) -> dict:
+    summary, error = stack.invoke("start-copy", schedule_event(f"kit-sweep-{n}"))
+    assert error is None, (error, summary)
+    return summary
+
+
+def test_each_destination_keeps_a_current_restore_kit(stack):
+    cluster_id, first = stack.create_cluster()
+    sweep(stack, 1)
+    copies = {r: ready_copy(stack, first, r) for r in REGIONS}
+    written = sweep(stack, 2)
+    assert written["restoreKitCounts"] == {"WRITTEN": 2}, written
+    cluster = stack.hsm().describe_clusters(Filters={"clusterIds": [cluster_id]})["Clusters"][0]
+    for region in REGIONS:
+        k = kit(stack, region, cluster_id)
+        assert k is not None, f"no kit in {region}"
+        copy = copies[region]
+        # What CreateCluster needs, as DescribeBackups reports it in the kit's own region.
+        assert (k["backupId"], k["sourceBackupId"], k["hsmType"], k["mode"]) == (copy["BackupId"], first, copy["HsmType"], copy["Mode"])
+        assert (k["sourceClusterId"], k["sourceRegion"], k["destinationRegion"]) == (cluster_id, SOURCE_REGION, region)
+        assert k["sourceClusterMode"] == cluster["Mode"] and k["mode"] == cluster["Mode"]
+        assert k["clusterCertificates"] == {"ClusterCertificate": cluster["Certificates"]["ClusterCertificate"]}
+        assert k["clusterCertificates"]["ClusterCertificate"].startswith("-----BEGIN CERTIFICATE-----")
+    assert all(r["modeMatches"] is True for r in written["restoreKits"]), written["restoreKits"]
+
+    # Nothing changed: nothing rewritten (the parameters keep their version).
+    versions = {r: stack.client("ssm", r).get_parameter(Name=written["restoreKits"][0]["parameter"])["Parameter"]["Version"] for r in REGIONS}
+    assert sweep(stack, 3)["restoreKitCounts"] == {"CURRENT": 2}
+    assert versions == {r: stack.client("ssm", r).get_parameter(Name=written["restoreKits"][0]["parameter"])["Parameter"]["Version"] for r in REGIONS}
+
+    # A newer backup, once copied, moves each kit on to its copy.
+    newer = stack.make_backup(cluster_id)
+    sweep(stack, 4)
+    newer_copies = {r: ready_copy(stack, newer, r) for r in REGIONS}
+    assert sweep(stack, 5)["restoreKitCounts"] == {"WRITTEN": 2}
+    for region in REGIONS:
+        assert kit(stack, region, cluster_id)["backupId"] == newer_copies[region]["BackupId"]
+    stack.wait_for_executions(4)
+
+
+def test_the_customer_ca_location_is_in_the_kit(stack):
+    stack.restart_functions(CUSTOMER_CA_CERTIFICATE_LOCATION="ssm:/pki/customer-ca")
+    cluster_id, backup = stack.create_cluster()
+    sweep(stack, 1)
+    for region in REGIONS:
+        ready_copy(stack, backup, region)
+    sweep(stack, 2)
+    assert {kit(stack, r, cluster_id)["customerCaCertificate"] for r in REGIONS} == {"ssm:/pki/customer-ca"}
+    stack.wait_for_executions(2)
