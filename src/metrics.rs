@@ -9,22 +9,26 @@ use crate::time::EpochSeconds;
 
 /// (backup, region) pairs that sweeps have given up on (see [`crate::generations`]).
 pub const GIVEN_UP_METRIC: &str = "CopiesGivenUp";
+/// Restore kits a sweep could not store in the region (see [`crate::restore_kit`]).
+pub const KITS_FAILED_METRIC: &str = "RestoreKitsFailed";
+/// Clusters whose newest copy in the region has another mode than the cluster.
+pub const MODE_MISMATCH_METRIC: &str = "ModeMismatches";
 
-/// One EMF line for the given-up count of one destination region, and once more without
-/// dimensions so a single alarm watches every region. Sweeps write it even when the count is 0,
-/// so the alarm returns to OK once the pairs are copied or leave the window.
-pub fn given_up_line(destination_region: &str, count: usize, now: EpochSeconds) -> String {
+/// One EMF line for a count in one destination region, and once more without dimensions so a
+/// single alarm watches every region. Sweeps write it even when the count is 0, so the alarm
+/// returns to OK once the cause is gone.
+pub fn region_count_line(metric: &str, destination_region: &str, count: usize, now: EpochSeconds) -> String {
     json!({
         "_aws": {
             "Timestamp": now * 1000,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["DestinationRegion"], []],
-                "Metrics": [{"Name": GIVEN_UP_METRIC, "Unit": "Count"}],
+                "Metrics": [{"Name": metric, "Unit": "Count"}],
             }],
         },
         "DestinationRegion": destination_region,
-        GIVEN_UP_METRIC: count,
+        metric: count,
     })
     .to_string()
 }
@@ -44,8 +48,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn given_up_line_declares_the_count_per_region_and_overall() {
-        let line: serde_json::Value = serde_json::from_str(&given_up_line("us-west-2", 3, 1_000)).unwrap();
+    fn a_region_count_is_declared_per_region_and_overall() {
+        let line: serde_json::Value =
+            serde_json::from_str(&region_count_line(GIVEN_UP_METRIC, "us-west-2", 3, 1_000)).unwrap();
         let declared = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Namespace"], NAMESPACE);
         assert_eq!(declared["Dimensions"], json!([["DestinationRegion"], []]));

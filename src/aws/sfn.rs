@@ -23,6 +23,20 @@ impl StepFunctions {
         }
     }
 
+    /// The state machine of this name in the client's region, if there is one (ListStateMachines:
+    /// a reader that knows the stack's name but not the account needs no ARN).
+    pub async fn find(client: &Client, region: &str, name: &str) -> Result<Option<String>, AwsError> {
+        const OPERATION: &str = "ListStateMachines";
+        let mut pages = client.list_state_machines().max_results(1000).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(OPERATION, region, &e))?;
+            if let Some(found) = page.state_machines().iter().find(|m| m.name() == name) {
+                return Ok(Some(found.state_machine_arn().to_owned()));
+            }
+        }
+        Ok(None)
+    }
+
     /// `arn:...:stateMachine:M` -> `arn:...:execution:M:NAME`.
     pub fn execution_arn(&self, name: &str) -> String {
         format!(

@@ -249,6 +249,7 @@ def test_every_alarm_notifies_the_topic_when_there_is_one():
         "FreshnessAlarm",
         "SweepSilentAlarm",
         "CopiesGivenUpAlarm",
+        "RestoreReadinessAlarm",
     }
     for name, alarm in alarms.items():
         actions = alarm["Properties"]["AlarmActions"]
@@ -336,6 +337,56 @@ def test_checkov_finds_nothing_unexplained(which, translated):
 def test_cfn_lint_passes_on_the_translated_template(translated):
     result = run([str(Path(sys.executable).parent / "cfn-lint"), str(translated)])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def emitted_metrics() -> dict[str, list[list[str]]]:
+    """Our namespace's metrics as the code writes them: name -> the EMF dimension sets."""
+    metrics = (ROOT / "src" / "metrics.rs").read_text() + (ROOT / "src" / "freshness.rs").read_text()
+    names = dict(re.findall(r'pub const (\w*METRIC\w*): &str = "(\w+)";', metrics))
+    region_only = [["DestinationRegion"], []]
+    found = {names["METRIC"]: [["ClusterId", "DestinationRegion"], []]}
+    found.update({v: region_only for k, v in names.items() if k != "METRIC"})
+    assert '"Dimensions": [["DestinationRegion"], []]' in metrics and '"Dimensions": [["ClusterId", "DestinationRegion"], []]' in metrics
+    return found
+
+
+def dashboard_body(d: Deployment) -> dict:
+    (name, dashboard), = d.resources("AWS::CloudWatch::Dashboard").items()
+    assert name == "PostureDashboard"
+    return json.loads(dashboard["Properties"]["DashboardBody"])
+
+
+def test_the_dashboard_shows_what_the_code_emits_and_every_alarm():
+    d = deployment(FreshnessThresholdHours="30")
+    body = dashboard_body(d)
+    emitted = emitted_metrics()
+    searched = []
+    for widget in body["widgets"]:
+        for line in widget["properties"].get("metrics", []):
+            expression = line[0].get("expression") if isinstance(line[0], dict) else None
+            if expression:
+                found = re.fullmatch(r"SEARCH\('\{CloudHSMBackupCopy,([\w,]+)\} MetricName=\"(\w+)\"', 'Maximum', 3600\)", expression)
+                assert found, expression
+                dims, metric = found.group(1).split(","), found.group(2)
+                assert metric in emitted and dims in emitted[metric], (metric, dims)
+                searched.append(metric)
+            else:
+                namespace, metric, dim, value = line[:4]
+                assert (namespace, dim, value) == ("AWS/States", "StateMachineArn", d.ref("CopyTracker")), line
+                assert metric.startswith("Executions"), line
+    assert sorted(searched) == sorted(emitted), "every metric we write is on the dashboard"
+    age = body["widgets"][0]["properties"]["annotations"]["horizontal"][0]
+    assert age["value"] == 30
+    alarms = next(w for w in body["widgets"] if w["type"] == "alarm")["properties"]["alarms"]
+    assert sorted(alarms) == sorted(d.get_att(n, "Arn") for n in d.resources("AWS::CloudWatch::Alarm"))
+
+
+def test_the_readiness_alarm_watches_the_metrics_the_sweep_writes():
+    alarm = template()["Resources"]["RestoreReadinessAlarm"]["Properties"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+    code = (ROOT / "src" / "metrics.rs").read_text()
+    assert watched == set(re.findall(r'pub const (?:KITS_FAILED|MODE_MISMATCH)_METRIC: &str = "(\w+)";', code)) and len(watched) == 2
+    assert all(m["MetricStat"]["Metric"].get("Dimensions") is None for m in alarm["Metrics"] if "MetricStat" in m)
 
 
 def test_the_given_up_alarm_watches_the_metric_the_sweep_writes():

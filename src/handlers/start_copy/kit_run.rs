@@ -12,6 +12,13 @@ use crate::ports::{BackupApi, ExecutionApi, ParameterStore};
 use crate::report::{Failed, Summary};
 use crate::restore_kit::{self, KitAction, KitReport, KitSettings, KitStatus, RestoreKit};
 
+/// One region's kits that could not be stored, and those naming a copy of another mode.
+#[derive(Debug, Default)]
+pub(super) struct KitTally {
+    pub failed: usize,
+    pub mismatched: usize,
+}
+
 impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
     pub(super) async fn keep_kits<'a>(
         &self,
@@ -21,11 +28,15 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
         clusters: &[Cluster],
         copies: &[Backup],
         summary: &mut Summary,
-    ) {
+    ) -> KitTally {
         let source = self.config.source_region.as_str();
         let kits = restore_kit::kits(settings, source, region, cluster_ids, clusters, copies);
+        let mut tally = KitTally {
+            failed: 0,
+            mismatched: kits.iter().filter(|(_, k)| k.mode_matches() == Some(false)).count(),
+        };
         if kits.is_empty() {
-            return;
+            return tally;
         }
         let names: Vec<String> = kits.iter().map(|(name, _)| name.clone()).collect();
         let stored = match retry_throttled(|| self.parameters.get_parameters(region, &names)).await {
@@ -36,31 +47,14 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
                     summary.add_failure(kit_failure(kit, e.to_string(), e.is_retryable()));
                     summary.record_kit(KitReport::new(name, kit, KitStatus::Failed));
                 }
-                return;
+                tally.failed = kits.len();
+                return tally;
             }
         };
         for (name, kit) in kits {
-            let status = match restore_kit::action(&kit, stored.get(&name).map(String::as_str)) {
-                KitAction::Current => KitStatus::Current,
-                KitAction::Write(value) => {
-                    match retry_throttled(|| self.parameters.put_parameter(region, &name, &value)).await {
-                        Ok(()) => {
-                            info!(parameter = %name, backup_id = %kit.backup_id, "restore kit written");
-                            KitStatus::Written
-                        }
-                        Err(e) => {
-                            error!(parameter = %name, error = %e, "cannot write the restore kit");
-                            summary.add_failure(kit_failure(&kit, e.to_string(), e.is_retryable()));
-                            KitStatus::Failed
-                        }
-                    }
-                }
-                KitAction::Refused { reason } => {
-                    error!(parameter = %name, reason = %reason, "cannot store the restore kit");
-                    summary.add_failure(kit_failure(&kit, reason, false));
-                    KitStatus::Failed
-                }
-            };
+            let status = self
+                .store(region, &name, &kit, stored.get(&name).map(String::as_str), summary)
+                .await;
             if kit.mode_matches() == Some(false) {
                 error!(
                     cluster_id = %kit.source_cluster_id,
@@ -71,7 +65,43 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
                     "the newest copy's mode is not its cluster's: it cannot restore the cluster as it is"
                 );
             }
+            if status == KitStatus::Failed {
+                tally.failed += 1;
+            }
             summary.record_kit(KitReport::new(&name, &kit, status));
+        }
+        tally
+    }
+
+    /// Writes one kit if it changed; a failure goes into the summary.
+    async fn store(
+        &self,
+        region: &str,
+        name: &str,
+        kit: &RestoreKit,
+        stored: Option<&str>,
+        summary: &mut Summary,
+    ) -> KitStatus {
+        match restore_kit::action(kit, stored) {
+            KitAction::Current => KitStatus::Current,
+            KitAction::Write(value) => {
+                match retry_throttled(|| self.parameters.put_parameter(region, name, &value)).await {
+                    Ok(()) => {
+                        info!(parameter = %name, backup_id = %kit.backup_id, "restore kit written");
+                        KitStatus::Written
+                    }
+                    Err(e) => {
+                        error!(parameter = %name, error = %e, "cannot write the restore kit");
+                        summary.add_failure(kit_failure(kit, e.to_string(), e.is_retryable()));
+                        KitStatus::Failed
+                    }
+                }
+            }
+            KitAction::Refused { reason } => {
+                error!(parameter = %name, reason = %reason, "cannot store the restore kit");
+                summary.add_failure(kit_failure(kit, reason, false));
+                KitStatus::Failed
+            }
         }
     }
 }

@@ -30,7 +30,12 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
         let source = self.config.source_region.as_str();
         for region in &swept.destinations.reachable {
             let count = swept.given_up.get(region).copied().unwrap_or_default();
-            metrics::emit(&metrics::given_up_line(region, count, now));
+            metrics::emit(&metrics::region_count_line(
+                metrics::GIVEN_UP_METRIC,
+                region,
+                count,
+                now,
+            ));
             let in_region = swept
                 .destinations
                 .copies
@@ -43,8 +48,21 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
             }
             if let Some(settings) = &self.config.restore_kit {
                 let clusters = figures.iter().map(|f| f.cluster_id.as_str());
-                self.keep_kits(settings, region, clusters, swept.clusters, in_region, summary)
+                let tally = self
+                    .keep_kits(settings, region, clusters, swept.clusters, in_region, summary)
                     .await;
+                metrics::emit(&metrics::region_count_line(
+                    metrics::KITS_FAILED_METRIC,
+                    region,
+                    tally.failed,
+                    now,
+                ));
+                metrics::emit(&metrics::region_count_line(
+                    metrics::MODE_MISMATCH_METRIC,
+                    region,
+                    tally.mismatched,
+                    now,
+                ));
             }
             summary.freshness.extend(figures);
             if prune {

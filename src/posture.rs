@@ -1,0 +1,333 @@
+//! The DR posture at a glance, for a person on a bad day (`dr-status`): per source cluster and
+//! destination region, the newest READY copy, its age, HsmType and Mode, whether the restore kit
+//! there names it, and what is in flight. Pure: it works on what the listings returned.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::backup::{Backup, BackupState, newest_ready_copy};
+use crate::cluster::Cluster;
+use crate::job::destination_of;
+use crate::restore_kit::RestoreKit;
+use crate::time::{EpochSeconds, to_rfc3339};
+
+/// What each destination holds, as read for the posture.
+#[derive(Debug, Clone, Default)]
+pub struct Destination {
+    /// Every backup listed there (copies of every source, any state).
+    pub backups: Vec<Backup>,
+    /// The restore kits found there, by parameter name.
+    pub kits: HashMap<String, String>,
+}
+
+/// Everything the posture is computed from.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub source_region: String,
+    pub clusters: Vec<Cluster>,
+    /// The source region's backups (to tell which cluster a running execution copies).
+    pub source_backups: Vec<Backup>,
+    pub destinations: Vec<(String, Destination)>,
+    /// Names of the tracker's running executions; `None` when the tracker could not be read.
+    pub running: Option<Vec<String>>,
+    /// The restore kits' path (`/cloudhsm-backup-copy/<stack>`).
+    pub kit_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub cluster_id: String,
+    pub destination_region: String,
+    pub newest_copy_id: Option<String>,
+    pub newest_copy_created_at: Option<String>,
+    /// Hours since the newest READY copy's backup was taken.
+    pub age_hours: Option<f64>,
+    pub hsm_type: Option<String>,
+    pub mode: Option<String>,
+    pub cluster_mode: Option<String>,
+    pub kit: KitState,
+    /// Copies of the cluster still being made there.
+    pub copies_in_progress: usize,
+    /// Tracking executions running for the cluster's backups to this region (`None`: unknown).
+    pub executions_running: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", tag = "state")]
+pub enum KitState {
+    /// The kit names the newest READY copy.
+    Current,
+    /// The kit names another backup.
+    #[serde(rename_all = "camelCase")]
+    Stale {
+        names: String,
+    },
+    Missing,
+    Unreadable,
+}
+
+impl KitState {
+    pub fn label(&self) -> String {
+        match self {
+            Self::Current => "current".into(),
+            Self::Stale { names } => format!("stale ({names})"),
+            Self::Missing => "missing".into(),
+            Self::Unreadable => "unreadable".into(),
+        }
+    }
+}
+
+/// One row per (cluster, destination), clusters in id order.
+pub fn posture(observed: &Observed, now: EpochSeconds) -> Vec<Row> {
+    let source = observed.source_region.as_str();
+    let cluster_of: HashMap<&str, &str> = observed
+        .source_backups
+        .iter()
+        .filter_map(|b| Some((b.id.as_str(), b.cluster_id.as_deref()?)))
+        .collect();
+    let mut clusters: Vec<&Cluster> = observed.clusters.iter().collect();
+    clusters.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut rows = Vec::new();
+    for cluster in clusters {
+        for (region, destination) in &observed.destinations {
+            let newest = newest_ready_copy(&destination.backups, source, &cluster.id);
+            let parameter = crate::restore_kit::parameter_name(&observed.kit_prefix, source, &cluster.id);
+            let kit = match destination.kits.get(&parameter) {
+                None => KitState::Missing,
+                Some(value) => match serde_json::from_str::<RestoreKit>(value) {
+                    Err(_) => KitState::Unreadable,
+                    Ok(kit) if Some(kit.backup_id.as_str()) == newest.map(|b| b.id.as_str()) => KitState::Current,
+                    Ok(kit) => KitState::Stale { names: kit.backup_id },
+                },
+            };
+            let copies_in_progress = destination
+                .backups
+                .iter()
+                .filter(|b| {
+                    b.state == BackupState::CreateInProgress
+                        && b.source_region.as_deref() == Some(source)
+                        && b.source_cluster.as_deref() == Some(cluster.id.as_str())
+                })
+                .count();
+            let executions_running = observed.running.as_ref().map(|names| {
+                names
+                    .iter()
+                    .filter(|n| destination_of(n) == Some(region.as_str()))
+                    .filter(|n| backup_of(n).and_then(|b| cluster_of.get(b)) == Some(&cluster.id.as_str()))
+                    .count()
+            });
+            rows.push(Row {
+                cluster_id: cluster.id.clone(),
+                destination_region: region.clone(),
+                newest_copy_id: newest.map(|b| b.id.clone()),
+                newest_copy_created_at: newest.and_then(|b| b.created_at).map(to_rfc3339),
+                age_hours: newest
+                    .and_then(|b| b.created_at)
+                    .map(|t| ((now - t).max(0) as f64 / 360.0).round() / 10.0),
+                hsm_type: newest.and_then(|b| b.hsm_type.clone()),
+                mode: newest.and_then(|b| b.mode.clone()),
+                cluster_mode: cluster.mode.clone(),
+                kit,
+                copies_in_progress,
+                executions_running,
+            });
+        }
+    }
+    rows
+}
+
+/// The source backup an execution of ours is named after (`<backup>-to-<region>-<g>`).
+fn backup_of(execution_name: &str) -> Option<&str> {
+    execution_name.split_once("-to-").map(|(backup, _)| backup)
+}
+
+/// The rows as a fixed-width table, one line each, with a header.
+pub fn table(rows: &[Row]) -> String {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut lines = vec![vec![
+        "CLUSTER".to_owned(),
+        "REGION".into(),
+        "NEWEST READY COPY".into(),
+        "AGE (H)".into(),
+        "HSM TYPE".into(),
+        "MODE".into(),
+        "KIT".into(),
+        "IN PROGRESS".into(),
+        "RUNNING".into(),
+    ]];
+    for r in rows {
+        let mode = match (&r.mode, &r.cluster_mode) {
+            (Some(m), Some(c)) if m != c => format!("{m} (cluster {c})"),
+            (m, _) => opt(m),
+        };
+        lines.push(vec![
+            r.cluster_id.clone(),
+            r.destination_region.clone(),
+            r.newest_copy_id.clone().unwrap_or_else(|| "NONE".into()),
+            r.age_hours.map_or_else(|| "-".into(), |h| format!("{h:.1}")),
+            opt(&r.hsm_type),
+            mode,
+            r.kit.label(),
+            r.copies_in_progress.to_string(),
+            r.executions_running.map_or_else(|| "?".into(), |n| n.to_string()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    lines
+        .iter()
+        .map(|l| {
+            let cells: Vec<String> = l.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::restore_kit::{KitSettings, kits};
+
+    const NOW: EpochSeconds = 1_795_665_600;
+    const A: &str = "cluster-aaaaaaaaaaa";
+    const B: &str = "cluster-bbbbbbbbbbb";
+
+    fn copy(id: &str, source: &str, cluster: &str, state: BackupState, hours_ago: i64) -> Backup {
+        Backup::original(id, None, state, Some(NOW - hours_ago * 3600))
+            .copied_from(source, "us-east-1", Some(cluster))
+            .of_hsm("hsm2m.medium", "FIPS")
+    }
+
+    fn observed() -> Observed {
+        let west = vec![
+            copy("backup-westaaaold", "backup-srcaold", A, BackupState::Ready, 30),
+            copy("backup-westaaanew", "backup-srcanew", A, BackupState::Ready, 6),
+            copy(
+                "backup-westbbbing",
+                "backup-srcbnew",
+                B,
+                BackupState::CreateInProgress,
+                1,
+            ),
+        ];
+        let settings = KitSettings {
+            prefix: "/cloudhsm-backup-copy/s".into(),
+            customer_ca_certificate: None,
+        };
+        // A's kit names its newest copy; B has none yet.
+        let west_kits = kits(&settings, "us-east-1", "us-west-2", [A], &[], &west[..1])
+            .into_iter()
+            .map(|(n, k)| (n, serde_json::to_string(&k).unwrap()))
+            .collect();
+        Observed {
+            source_region: "us-east-1".into(),
+            clusters: vec![
+                Cluster {
+                    mode: Some("NON_FIPS".into()),
+                    ..Cluster::tagged(B, &[])
+                },
+                Cluster {
+                    mode: Some("FIPS".into()),
+                    ..Cluster::tagged(A, &[])
+                },
+            ],
+            source_backups: vec![Backup::original(
+                "backup-srcbnew",
+                Some(B),
+                BackupState::Ready,
+                Some(NOW),
+            )],
+            destinations: vec![
+                (
+                    "us-west-2".into(),
+                    Destination {
+                        backups: west,
+                        kits: west_kits,
+                    },
+                ),
+                ("eu-west-1".into(), Destination::default()),
+            ],
+            running: Some(vec![
+                "backup-srcbnew-to-us-west-2-0".into(),
+                "backup-srcbnew-to-eu-west-1-1".into(),
+            ]),
+            kit_prefix: "/cloudhsm-backup-copy/s".into(),
+        }
+    }
+
+    #[test]
+    fn one_row_per_cluster_and_region_with_the_newest_ready_copy() {
+        let rows = posture(&observed(), NOW);
+        let keys: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.cluster_id.as_str(), r.destination_region.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![(A, "us-west-2"), (A, "eu-west-1"), (B, "us-west-2"), (B, "eu-west-1")]
+        );
+        let a_west = &rows[0];
+        assert_eq!(a_west.newest_copy_id.as_deref(), Some("backup-westaaanew"));
+        assert_eq!(a_west.age_hours, Some(6.0));
+        assert_eq!(
+            (a_west.hsm_type.as_deref(), a_west.mode.as_deref()),
+            (Some("hsm2m.medium"), Some("FIPS"))
+        );
+        // The kit still names the older copy.
+        assert_eq!(
+            a_west.kit,
+            KitState::Stale {
+                names: "backup-westaaaold".into()
+            }
+        );
+        assert_eq!(rows[1].newest_copy_id, None);
+        assert_eq!(rows[1].kit, KitState::Missing);
+        let b_west = &rows[2];
+        assert_eq!((b_west.copies_in_progress, b_west.executions_running), (1, Some(1)));
+        assert_eq!(rows[3].executions_running, Some(1));
+    }
+
+    #[test]
+    fn a_kit_naming_the_newest_copy_is_current_and_garbage_is_unreadable() {
+        let mut seen = observed();
+        let (name, value) = seen.destinations[0]
+            .1
+            .kits
+            .iter()
+            .next()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .unwrap();
+        let current = value.replace("backup-westaaaold", "backup-westaaanew");
+        seen.destinations[0].1.kits.insert(name.clone(), current);
+        assert_eq!(posture(&seen, NOW)[0].kit, KitState::Current);
+        seen.destinations[0].1.kits.insert(name, "{".into());
+        assert_eq!(posture(&seen, NOW)[0].kit, KitState::Unreadable);
+        seen.running = None;
+        assert!(posture(&seen, NOW).iter().all(|r| r.executions_running.is_none()));
+    }
+
+    #[test]
+    fn the_table_has_a_line_per_row_and_shows_a_mode_mismatch() {
+        let text = table(&posture(&observed(), NOW));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[0].starts_with("CLUSTER") && lines[0].contains("KIT"));
+        assert!(
+            lines[1].contains("backup-westaaanew") && lines[1].contains("stale (backup-westaaaold)"),
+            "{text}"
+        );
+        assert!(lines[2].contains("NONE") && lines[2].contains("missing"), "{text}");
+        let mixed = Observed {
+            clusters: vec![Cluster {
+                mode: Some("NON_FIPS".into()),
+                ..Cluster::tagged(A, &[])
+            }],
+            ..observed()
+        };
+        assert!(table(&posture(&mixed, NOW)).contains("FIPS (cluster NON_FIPS)"));
+    }
+}
