@@ -8,6 +8,8 @@ check-copy until the copy is READY in us-west-2 and eu-west-1.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,6 +17,14 @@ from pathlib import Path
 from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, schedule_event, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def dr_status(stack: Stack) -> subprocess.CompletedProcess:
+    """The posture command (built by `make build`), as an operator runs it against the stack."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "AWS_ENDPOINT_URL": stack.endpoint,
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": SOURCE_REGION}
+    return subprocess.run([str(ROOT / "target" / "debug" / "dr-status"), "--destinations", ",".join(DESTINATION_REGIONS)],
+                          env=env, capture_output=True, text=True, timeout=120)
 COPY_DELAY_SECONDS = 6.0
 TIMEOUT_SECONDS = 180
 
@@ -28,17 +38,17 @@ def main() -> int:
     say("cloudhsm-backup-copy demo: the real functions and state machine on a local AWS stack")
     say("(moto, extended with CopyBackupToRegion; cargo lambda watch; no AWS account, no Docker)")
     say()
-    say("[1/6] Starting the local stack ...")
+    say("[1/7] Starting the local stack ...")
     with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS) as stack:
         ports = ", ".join(f"{f} :{p}" for f, p in stack.lambda_ports.items())
         say(f"      moto on 127.0.0.1:{stack.moto_port}; functions {ports}; logs in {stack.log_dir}")
         say("      each function runs as the role the template gives it, with IAM enforced")
 
-        say(f"[2/6] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
+        say(f"[2/7] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
         cluster_id, backup_id = stack.create_cluster(tags=[{"Key": "team", "Value": "payments"}])
         say(f"      cluster {cluster_id}; its backup {backup_id} is READY")
 
-        say('[3/6] Sending the "CloudHSM Backup Created" event to start-copy ...')
+        say('[3/7] Sending the "CloudHSM Backup Created" event to start-copy ...')
         summary, error = stack.invoke("start-copy", backup_created_event(backup_id, cluster_id))
         if error:
             say(f"      start-copy failed: {summary}")
@@ -46,7 +56,7 @@ def main() -> int:
         for item in summary["started"]:
             say(f"      started {item['executionName']}")
 
-        say(f"[4/6] Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
+        say(f"[4/7] Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
         last: dict[str, str] = {}
 
         def progress() -> bool:
@@ -61,7 +71,7 @@ def main() -> int:
 
         wait_until("the copies to finish", progress, timeout=TIMEOUT_SECONDS, interval=0.5)
 
-        say("[5/6] Outcome, as announced on EventBridge:")
+        say("[5/7] Outcome, as announced on EventBridge:")
         events = stack.announcements(wait=3)
         ok = True
         say(f"      {'region':<10} {'copy':<20} {'event':<31} {'attempts':>8} {'checks':>6} {'seconds':>7}")
@@ -78,7 +88,7 @@ def main() -> int:
             states = [c["BackupState"] for c in stack.copies(backup_id, region)]
             ok &= states == ["READY"]
 
-        say("[6/6] The hourly sweep: nothing left to copy; freshness of each DR region:")
+        say("[6/7] The hourly sweep: nothing left to copy; freshness of each DR region:")
         sweep, error = stack.invoke("start-copy", schedule_event())
         if error:
             say(f"      the sweep failed: {sweep}")
@@ -88,6 +98,15 @@ def main() -> int:
             say(f"      {figure['clusterId']} -> {figure['destinationRegion']:<10} newest READY copy "
                 f"{figure['newestCopyId']} is {figure['newestCopyAgeHours']:.2f} h old")
         ok &= sweep["started"] == [] and len(sweep.get("freshness", [])) == len(DESTINATION_REGIONS)
+        kits = sweep.get("restoreKitCounts", {})
+        say(f"      restore kits in the DR regions: {kits}")
+        ok &= sum(kits.values()) == len(DESTINATION_REGIONS) and "FAILED" not in kits
+
+        say("[7/7] The DR posture, as `dr-status` prints it on a bad day:")
+        status = dr_status(stack)
+        for line in status.stdout.splitlines():
+            say(f"      {line}")
+        ok &= status.returncode == 0 and status.stdout.count("current") == len(DESTINATION_REGIONS)
         say()
         if ok:
             say(f"Done in {time.monotonic() - started:.0f}s: backup {backup_id} has exactly one READY copy in each of "
