@@ -7,6 +7,10 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   switched to fail (``failNextCopies`` / ``failAllCopies``);
 * adds CloudHSM ``DeleteBackup`` (to PENDING_DELETION) and ``ModifyBackupAttributes``, and
   gives a copy its source's CreateTimestamp, as AWS does;
+* restores clusters from backups as AWS does (see emulator/restore.py): CreateCluster checks
+  the backup, its HsmType and Mode and the cluster quota (``clusterQuota``), the cluster is
+  CREATE_IN_PROGRESS for ``restoreDelaySeconds`` and then ACTIVE (or DEGRADED with
+  ``failRestores``); DeleteCluster waits for it and for its HSMs, then DELETE_IN_PROGRESS;
 * writes CloudHSM timestamps as epoch seconds (moto writes zone-less ISO strings, which the AWS
   SDK for Rust rejects), makes ids look like AWS's (``backup-`` + 11 base32 characters), and
   pages DescribeBackups at 50 like AWS;
@@ -39,7 +43,7 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   resets them), for tests to count.
 
 Everything else is moto as released. The parts live in ``emulator/`` (one module each:
-the state and switches, CloudHSM, test data, time compression, Lambda forwarding, faults, the
+the state and switches, CloudHSM, restores, test data, time compression, Lambda forwarding, faults, the
 control API); this file only wires them.
 """
 
@@ -49,7 +53,7 @@ import argparse
 import os
 
 import sfn_scaling
-from emulator import cloudhsm, lambda_forwarding, time_scale
+from emulator import cloudhsm, lambda_forwarding, restore, time_scale
 from emulator.control import Control
 from emulator.state import DEFAULTS, Emulator
 
@@ -75,6 +79,7 @@ def main() -> None:
     default_user_config["stepfunctions"]["execute_state_machine"] = not args.no_execute
     default_user_config["lambda"]["use_docker"] = False
     cloudhsm.install(emu)
+    restore.install(emu)
     time_scale.install(emu)
     if args.function:
         lambda_forwarding.install(dict(f.split("=", 1) for f in args.function), args.lambda_concurrency)

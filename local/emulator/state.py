@@ -60,6 +60,15 @@ DEFAULTS: dict[str, Any] = {
     # (null = no cap), with this error code.
     "maxCopiesInProgress": None,
     "copyCapErrorCode": "ThrottlingException",
+    # Clusters restored from a backup (see restore.py): ACTIVE this many seconds after
+    # CreateCluster, or DEGRADED with failRestores; at most clusterQuota clusters per region
+    # (AWS's default quota is 4; null = no limit), beyond it refused with clusterQuotaErrorCode
+    # (AWS does not say which); a deleted cluster is DELETE_IN_PROGRESS for deleteDelaySeconds.
+    "restoreDelaySeconds": 3.0,
+    "failRestores": False,
+    "clusterQuota": 4,
+    "clusterQuotaErrorCode": "CloudHsmInvalidRequestException",
+    "deleteDelaySeconds": 2.0,
 }
 
 
