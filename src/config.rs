@@ -7,7 +7,7 @@ mod scoped;
 mod settings;
 
 pub use scoped::{CheckCopyConfig, CopyStepConfig};
-use settings::{Regions, account_of, cluster_lists, flag, number, required, restore_kit};
+use settings::{Regions, account_of, cluster_lists, event_bus, flag, number, required, restore_kit};
 
 use crate::generations::RetryPolicy;
 use crate::pruning::PrunePolicy;
@@ -38,6 +38,8 @@ pub struct StartCopyConfig {
     pub max_copies_in_flight: usize,
     /// Where sweeps keep each destination's restore kits; `None`: they keep none.
     pub restore_kit: Option<KitSettings>,
+    /// The bus readiness failures are announced on.
+    pub event_bus_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +74,7 @@ pub const MAX_FAILED_EXECUTIONS_LIMIT: u32 = 50;
 pub const ENV_MAX_COPIES_IN_FLIGHT: &str = "MAX_COPIES_IN_FLIGHT";
 pub const DEFAULT_MAX_COPIES_IN_FLIGHT: usize = 100;
 pub const ENV_RESTORE_KIT_PREFIX: &str = "RESTORE_KIT_PREFIX";
+pub const ENV_EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 pub const ENV_CUSTOMER_CA_CERTIFICATE: &str = "CUSTOMER_CA_CERTIFICATE_LOCATION";
 /// Longest CUSTOMER_CA_CERTIFICATE_LOCATION: it is a pointer (a parameter, an object), not the PEM.
 pub const MAX_CUSTOMER_CA_LOCATION: usize = 1024;
@@ -103,6 +106,7 @@ impl StartCopyConfig {
         )?;
         let retry = retry_policy(&get)?;
         let restore_kit = restore_kit(&get)?;
+        let event_bus_name = event_bus(&get)?;
         Ok(Self {
             source_region,
             destination_regions,
@@ -114,6 +118,7 @@ impl StartCopyConfig {
             retry,
             max_copies_in_flight,
             restore_kit,
+            event_bus_name,
         })
     }
 

@@ -27,6 +27,7 @@ pub mod poll_policy;
 pub mod ports;
 pub mod posture;
 pub mod pruning;
+pub mod readiness;
 pub mod report;
 pub mod restore_kit;
 pub mod scope;

@@ -105,3 +105,17 @@ pub trait ParameterStore: Send + Sync {
     fn put_parameter(&self, region: &str, name: &str, value: &str)
     -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// An event this stack announces on its EventBridge bus (source `cloudhsm-backup-copy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    pub detail_type: &'static str,
+    /// The event's detail, as JSON.
+    pub detail: String,
+}
+
+/// EventBridge PutEvents on the stack's bus.
+pub trait EventPublisher: Send + Sync {
+    /// Puts every announcement (in batches PutEvents takes); any entry refused is an error.
+    fn put_events(&self, announcements: &[Announcement]) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

@@ -19,7 +19,7 @@ use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{
-    BackupApi, BackupQuery, ExecutionApi, ExecutionStatus, ParameterStore, StartOutcome,
+    Announcement, BackupApi, BackupQuery, EventPublisher, ExecutionApi, ExecutionStatus, ParameterStore, StartOutcome,
 };
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::Cluster;
@@ -60,6 +60,13 @@ impl BackupApi for Counting {
     async fn describe_clusters(&self, _: &str, _: Option<&[String]>) -> Result<Vec<Cluster>, AwsError> {
         self.count();
         Ok(vec![])
+    }
+}
+
+impl EventPublisher for Counting {
+    async fn put_events(&self, _: &[Announcement]) -> Result<(), AwsError> {
+        self.count();
+        Ok(())
     }
 }
 
@@ -115,11 +122,12 @@ fn copy_step() -> CopyStep<Counting> {
     }
 }
 
-fn start_copy() -> StartCopy<Counting, Counting, Counting> {
+fn start_copy() -> StartCopy<Counting, Counting, Counting, Counting> {
     StartCopy {
         backups: Counting::default(),
         executions: Counting::default(),
         parameters: Counting::default(),
+        events: Counting::default(),
         config: StartCopyConfig {
             destination_regions: vec!["us-west-2".into()],
             ..support::start_copy_config()

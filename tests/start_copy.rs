@@ -112,11 +112,12 @@ fn count(summary: &Summary, reason: &str) -> usize {
     summary.skipped_counts.get(reason).copied().unwrap_or(0)
 }
 
-fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn, FakeParameters> {
+fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus> {
     StartCopy {
         backups: hsm,
         executions: FakeSfn::default(),
         parameters: FakeParameters::default(),
+        events: FakeBus::default(),
         config: start_copy_config(),
     }
 }
@@ -394,7 +395,7 @@ fn copied_backup(hsm: &FakeHsm, source_id: &str, copy_id: &str, age_days: i64) {
     });
 }
 
-fn pruning_service(hsm: FakeHsm, retention_days: u32) -> StartCopy<FakeHsm, FakeSfn, FakeParameters> {
+fn pruning_service(hsm: FakeHsm, retention_days: u32) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus> {
     let mut svc = service(hsm);
     svc.config.destination_regions = vec!["us-west-2".into()];
     svc.config.prune = PrunePolicy {
@@ -579,7 +580,7 @@ async fn a_pruning_run_that_cannot_list_a_destination_fails_even_with_nothing_to
 }
 
 /// A sweep over one READY backup already copied to both destinations, keeping restore kits.
-fn kit_service(cluster_mode: &str) -> StartCopy<FakeHsm, FakeSfn, FakeParameters> {
+fn kit_service(cluster_mode: &str) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus> {
     let hsm = FakeHsm::with_source(BackupState::Ready, NOW - 3600);
     for region in ["us-west-2", "eu-west-1"] {
         hsm.add(
@@ -613,7 +614,7 @@ fn kit_copy(id: &str, source: &str, created_at: i64) -> Backup {
 
 const KIT: &str = "/cloudhsm-backup-copy/test/us-east-1/cluster-kzlczlspnho";
 
-fn stored_kit(svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters>, region: &str) -> RestoreKit {
+fn stored_kit(svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus>, region: &str) -> RestoreKit {
     serde_json::from_str(&svc.parameters.get(region, KIT).unwrap()).unwrap()
 }
 
@@ -681,6 +682,40 @@ async fn a_copy_of_another_mode_than_its_cluster_is_reported() {
     assert!(summary.restore_kits.iter().all(|k| k.mode_matches == Some(false)));
     // The kit still says what the copy is: a restore must use the copy's own mode.
     assert_eq!(stored_kit(&svc, "us-west-2").mode.as_deref(), Some("FIPS"));
+    // Announced once per destination, when a kit first names the copy.
+    let events = svc.events.details();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["problem"] == "MODE_MISMATCH" && e["copyMode"] == "FIPS" && e["clusterMode"] == "NON_FIPS")
+    );
+    assert_eq!(
+        svc.events.put.lock().unwrap()[0].detail_type,
+        "CloudHSM DR Readiness Failed"
+    );
+    invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
+        .await
+        .unwrap();
+    assert_eq!(svc.events.details().len(), 2, "not again while the kit is current");
+}
+
+#[tokio::test]
+async fn a_mismatch_that_cannot_be_announced_leaves_the_kit_for_the_next_sweep() {
+    let mut svc = kit_service("NON_FIPS");
+    svc.events.failing = Some(AwsErrorKind::Throttled);
+    let err = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap_err();
+    assert_eq!(error_type(err), "Retryable");
+    assert!(
+        svc.parameters.puts().is_empty(),
+        "no kit written before its announcement"
+    );
+    svc.events.failing = None;
+    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
+        .await
+        .unwrap();
+    assert_eq!(wire(&summary.restore_kit_counts), json!({"WRITTEN": 2}));
+    assert_eq!(svc.events.details().len(), 2);
 }
 
 #[tokio::test]
@@ -694,6 +729,14 @@ async fn a_kit_that_cannot_be_stored_fails_the_run_retryably() {
     let message = err.to_string();
     assert_eq!(error_type(err), "NonRetryable");
     assert!(message.contains("restore kit of cluster-kzlczlspnho"), "{message}");
+    // Each kit not stored is announced, with the reason.
+    let events = svc.events.details();
+    assert_eq!(events.len(), 4, "two sweeps, two regions: {events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["problem"] == "KIT_NOT_STORED" && e["error"].as_str().unwrap().contains("injected"))
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Adapters from the ports to the AWS SDK for Rust, and the mapping of SDK errors to [`AwsError`].
 
 pub mod cloudhsm;
+pub mod eventbridge;
 pub mod sfn;
 pub mod ssm;
 

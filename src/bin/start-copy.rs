@@ -1,6 +1,7 @@
 //! start-copy Lambda: wiring only (tracing, configuration, SDK clients built once).
 
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
+use cloudhsm_backup_copy::aws::eventbridge::EventBridge;
 use cloudhsm_backup_copy::aws::sfn::StepFunctions;
 use cloudhsm_backup_copy::aws::ssm::Ssm;
 use cloudhsm_backup_copy::config::StartCopyConfig;
@@ -19,6 +20,11 @@ async fn main() -> Result<(), Error> {
     let service = StartCopy {
         backups: CloudHsm::new(&shared, regions),
         parameters: Ssm::new(&shared, config.destination_regions.iter().map(String::as_str)),
+        events: EventBridge::new(
+            aws_sdk_eventbridge::Client::new(&shared),
+            config.event_bus_name.clone(),
+            config.source_region.clone(),
+        ),
         executions: StepFunctions::new(
             aws_sdk_sfn::Client::new(&shared),
             config.state_machine_arn.clone(),

@@ -5,8 +5,8 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use super::{
-    ConfigError, ENV_CUSTOMER_CA_CERTIFICATE, ENV_DESTINATION_REGIONS, ENV_EXCLUDE_CLUSTERS, ENV_INCLUDE_CLUSTERS,
-    ENV_RESTORE_KIT_PREFIX, ENV_SOURCE_REGION, ENV_STATE_MACHINE_ARN, MAX_CUSTOMER_CA_LOCATION,
+    ConfigError, ENV_CUSTOMER_CA_CERTIFICATE, ENV_DESTINATION_REGIONS, ENV_EVENT_BUS_NAME, ENV_EXCLUDE_CLUSTERS,
+    ENV_INCLUDE_CLUSTERS, ENV_RESTORE_KIT_PREFIX, ENV_SOURCE_REGION, ENV_STATE_MACHINE_ARN, MAX_CUSTOMER_CA_LOCATION,
 };
 use crate::ids::{is_govcloud, is_region, partition, same_partition};
 use crate::restore_kit::KitSettings;
@@ -209,4 +209,18 @@ pub(super) fn restore_kit(get: &impl Fn(&str) -> Option<String>) -> Result<Optio
         prefix,
         customer_ca_certificate: ca,
     }))
+}
+/// EVENT_BUS_NAME: the bus's name or ARN (`default` when unset).
+pub(super) fn event_bus(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let bus = get(ENV_EVENT_BUS_NAME)
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "default".to_owned());
+    if bus.len() > 256 || bus.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::Invalid {
+            name: ENV_EVENT_BUS_NAME,
+            value: bus.chars().take(64).collect(),
+            reason: "an event bus name or ARN (at most 256 characters, no spaces)".into(),
+        });
+    }
+    Ok(bus)
 }

@@ -29,7 +29,7 @@ use crate::handlers::Handler;
 use crate::job::JobError;
 use crate::payload::{NotJson, Request};
 use crate::plan::{Candidates, SkipReason, candidates, plan};
-use crate::ports::{BackupApi, ExecutionApi, ParameterStore};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore};
 pub use crate::report::MAX_LISTED;
 use crate::report::{StartResult, Summary};
 use crate::time::EpochSeconds;
@@ -77,15 +77,17 @@ impl Request for StartCopyRequest {
     }
 }
 
-pub struct StartCopy<B, E, P> {
+pub struct StartCopy<B, E, P, V> {
     pub backups: B,
     pub executions: E,
     /// Where the restore kits are kept (each destination's Parameter Store).
     pub parameters: P,
+    /// Where readiness failures are announced (the stack's bus).
+    pub events: V,
     pub config: StartCopyConfig,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> Handler for StartCopy<B, E, P> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> Handler for StartCopy<B, E, P, V> {
     type Request = StartCopyRequest;
     type Output = Summary;
     type Error = StartCopyError;
@@ -122,7 +124,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> Handler for StartCopy<B, 
     }
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
     /// Plans and starts the copies an event asks for.
     pub async fn run(&self, event: ParsedEvent, now: EpochSeconds) -> Result<Summary, StartCopyError> {
         let config = &self.config;

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from stack import STACK_NAME, check_request, copy_request, schedule_event, wait_until
+from stack import SOURCE_REGION, STACK_NAME, check_request, copy_request, schedule_event, wait_until
 
 NOT_EMULATED = {"Logs", "Trace", "DeliverLogs", "DeadLetters"}
 
@@ -45,6 +45,24 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         summary, error = stack.invoke("start-copy", schedule_event(f"sweep-{next(runs)}"))
         return error is None and sum(summary.get("restoreKitCounts", {}).values()) >= 2
 
+    def readiness_announced() -> bool:
+        # The cluster's kits are gone and cannot be written (every PutParameter fails): the
+        # sweep must announce each as not stored.
+        for region in ("us-west-2", "eu-west-1"):
+            name = f"/cloudhsm-backup-copy/{STACK_NAME}/{SOURCE_REGION}/{cluster_id}"
+            try:
+                stack.client("ssm", region).delete_parameter(Name=name)
+            except stack.client("ssm", region).exceptions.ParameterNotFound:
+                pass
+        stack.announcements()
+        stack.control("POST", "config", {"faults": [{"service": "ssm", "operation": "PutParameter", "kind": "5xx", "rate": 1.0}]})
+        try:
+            stack.invoke("start-copy", schedule_event(f"sweep-{next(runs)}"))
+        finally:
+            stack.control("POST", "config", {"faults": []})
+        readiness = [e for e in stack.announcements(wait=2) if e["detail-type"] == "CloudHSM DR Readiness Failed"]
+        return len(readiness) >= 2
+
     def execution_works() -> bool:
         backup_id = stack.make_backup(cluster_id)
         job = copy_request(backup_id, cluster_id)["job"]
@@ -58,6 +76,7 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         ("StartCopyRole", "StartTracking"): sweep_works,
         ("StartCopyRole", "InspectTracking"): sweep_works,
         ("StartCopyRole", "KeepRestoreKits"): kits_kept,
+        ("StartCopyRole", "AnnounceReadiness"): readiness_announced,
         ("CopyStepRole", "ReadBackups"): copy_step_works,
         ("CopyStepRole", "CopyBackupsOfThisRegion"): copy_step_works,
         ("CopyStepRole", "TagCopiesAsTheyAreMade"): copy_step_works,

@@ -71,3 +71,21 @@ def test_the_customer_ca_location_is_in_the_kit(stack):
     sweep(stack, 2)
     assert {kit(stack, r, cluster_id)["customerCaCertificate"] for r in REGIONS} == {"ssm:/pki/customer-ca"}
     stack.wait_for_executions(2)
+
+
+def test_a_kit_that_cannot_be_stored_is_announced_and_written_by_a_later_sweep(stack):
+    cluster_id, backup = stack.create_cluster()
+    sweep(stack, 1)
+    for region in REGIONS:
+        ready_copy(stack, backup, region)
+    stack.wait_for_executions(2)
+    stack.announcements()
+    stack.control("POST", "config", {"faults": [{"service": "ssm", "operation": "PutParameter", "kind": "5xx", "rate": 1.0}]})
+    summary, error = stack.invoke("start-copy", schedule_event("kit-sweep-broken"))
+    assert error is not None and summary["errorType"] == "Retryable", summary
+    events = [e for e in stack.announcements(wait=2) if e["detail-type"] == "CloudHSM DR Readiness Failed"]
+    assert sorted(e["detail"]["destinationRegion"] for e in events) == sorted(REGIONS), events
+    assert all(e["detail"]["problem"] == "KIT_NOT_STORED" and e["detail"]["clusterId"] == cluster_id for e in events)
+    assert all(kit(stack, r, cluster_id) is None for r in REGIONS)
+    stack.control("POST", "config", {"faults": []})
+    assert sweep(stack, 2)["restoreKitCounts"] == {"WRITTEN": 2}

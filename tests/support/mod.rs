@@ -14,7 +14,7 @@ use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind, Classified, diagnostic
 use cloudhsm_backup_copy::generations::RetryPolicy;
 use cloudhsm_backup_copy::handlers::Handler;
 use cloudhsm_backup_copy::payload::Payload;
-use cloudhsm_backup_copy::ports::{BackupApi, BackupQuery, ParameterStore};
+use cloudhsm_backup_copy::ports::{Announcement, BackupApi, BackupQuery, EventPublisher, ParameterStore};
 use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
@@ -232,6 +232,35 @@ impl ParameterStore for FakeParameters {
     }
 }
 
+/// The bus in memory: every announcement put, in order.
+#[derive(Default)]
+pub struct FakeBus {
+    pub put: Mutex<Vec<Announcement>>,
+    /// Every PutEvents fails this way.
+    pub failing: Option<AwsErrorKind>,
+}
+
+impl FakeBus {
+    pub fn details(&self) -> Vec<Value> {
+        self.put
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|a| serde_json::from_str(&a.detail).unwrap())
+            .collect()
+    }
+}
+
+impl EventPublisher for FakeBus {
+    async fn put_events(&self, announcements: &[Announcement]) -> Result<(), AwsError> {
+        if let Some(kind) = self.failing {
+            return Err(AwsError::new("PutEvents", "us-east-1", kind, None, "injected"));
+        }
+        self.put.lock().unwrap().extend_from_slice(announcements);
+        Ok(())
+    }
+}
+
 pub fn start_copy_config() -> StartCopyConfig {
     StartCopyConfig {
         source_region: "us-east-1".into(),
@@ -244,6 +273,7 @@ pub fn start_copy_config() -> StartCopyConfig {
         retry: RetryPolicy::default(),
         max_copies_in_flight: 100,
         restore_kit: None,
+        event_bus_name: "default".into(),
     }
 }
 

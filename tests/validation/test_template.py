@@ -178,6 +178,26 @@ def test_the_restore_kits_are_written_only_under_the_path_the_function_is_given(
     assert kit["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-west-2", "eu-west-1"]}}
 
 
+def test_readiness_failures_are_announced_as_the_code_puts_them_and_mailed():
+    code = (ROOT / "src" / "readiness.rs").read_text() + (ROOT / "src" / "aws" / "eventbridge.rs").read_text()
+    detail_type = re.search(r'READINESS_FAILED_DETAIL_TYPE: &str = "([^"]+)"', code).group(1)
+    source = re.search(r'EVENT_SOURCE: &str = "([^"]+)"', code).group(1)
+    d = deployment()
+    announce = [s for s in role_statements(d)["StartCopyRole"] if "events:PutEvents" in actions_of(s)]
+    assert len(announce) == 1
+    assert announce[0]["Condition"] == {"StringEquals": {"events:source": source, "events:detail-type": detail_type}}
+    assert announce[0]["Resource"] == "arn:aws:events:us-east-1:123456789012:event-bus/default"
+    assert not any("events:PutEvents" in actions_of(s) for r, st in role_statements(d).items() if r != "StartCopyRole" and r != "CopyTrackerRole" for s in st)
+    rule = d.resources("AWS::Events::Rule")["ReadinessNotificationRule"]["Properties"]
+    assert rule["EventPattern"] == {"account": ["123456789012"], "region": ["us-east-1"], "source": [source],
+                                    "detail-type": [detail_type], "detail": {"sourceRegion": ["us-east-1"]}}
+    mail = rule["Targets"][0]["InputTransformer"]
+    assert set(mail["InputPathsMap"].values()) <= {f"$.detail.{k}" for k in ("problem", "clusterId", "destinationRegion", "backupId", "copyMode", "clusterMode", "parameter", "error")}
+    fields = set(re.findall(r"pub (\w+):", code[code.index("pub struct ReadinessFailure"):]))
+    camel = {re.sub(r"_(\w)", lambda m: m.group(1).upper(), f) for f in fields}
+    assert {p.removeprefix("$.detail.") for p in mail["InputPathsMap"].values()} <= camel
+
+
 def test_service_trust_and_resource_policies_name_their_source():
     d = deployment()
     for name in ("StartCopyRole", "CopyStepRole", "CheckCopyRole"):

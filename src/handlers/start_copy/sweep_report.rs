@@ -10,7 +10,7 @@ use crate::backup::Backup;
 use crate::cluster::Cluster;
 use crate::freshness;
 use crate::metrics;
-use crate::ports::{BackupApi, ExecutionApi, ParameterStore};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore};
 use crate::report::Summary;
 use crate::time::EpochSeconds;
 
@@ -25,7 +25,7 @@ pub(super) struct Swept<'a> {
     pub given_up: &'a HashMap<String, usize>,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore> StartCopy<B, E, P> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
     pub(super) async fn report_sweep(&self, swept: &Swept<'_>, prune: bool, now: EpochSeconds, summary: &mut Summary) {
         let source = self.config.source_region.as_str();
         for region in &swept.destinations.reachable {

@@ -1,0 +1,103 @@
+//! DR readiness failures a sweep announces ("CloudHSM DR Readiness Failed"): a destination's
+//! newest copy has another mode than its cluster (it cannot restore the cluster as it is), or
+//! its restore kit could not be stored. Each is an event the notification rule mails, not a
+//! silent note in a summary.
+
+use serde::Serialize;
+
+use crate::ports::Announcement;
+use crate::restore_kit::RestoreKit;
+
+pub const READINESS_FAILED_DETAIL_TYPE: &str = "CloudHSM DR Readiness Failed";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Problem {
+    ModeMismatch,
+    KitNotStored,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadinessFailure {
+    pub problem: Problem,
+    pub source_region: String,
+    pub cluster_id: String,
+    pub destination_region: String,
+    /// The destination's newest READY copy.
+    pub backup_id: String,
+    pub copy_mode: Option<String>,
+    pub cluster_mode: Option<String>,
+    /// The restore kit's parameter.
+    pub parameter: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ReadinessFailure {
+    pub fn new(problem: Problem, parameter: &str, kit: &RestoreKit, error: Option<String>) -> Self {
+        Self {
+            problem,
+            source_region: kit.source_region.clone(),
+            cluster_id: kit.source_cluster_id.clone(),
+            destination_region: kit.destination_region.clone(),
+            backup_id: kit.backup_id.clone(),
+            copy_mode: kit.mode.clone(),
+            cluster_mode: kit.source_cluster_mode.clone(),
+            parameter: parameter.to_owned(),
+            error,
+        }
+    }
+
+    pub fn announcement(&self) -> Announcement {
+        Announcement {
+            detail_type: READINESS_FAILED_DETAIL_TYPE,
+            // A struct of strings serialises; the fallback names the cluster all the same.
+            detail: serde_json::to_string(self).unwrap_or_else(|_| {
+                format!(
+                    "{{\"clusterId\":{:?},\"problem\":\"{:?}\"}}",
+                    self.cluster_id, self.problem
+                )
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::restore_kit::KIT_VERSION;
+
+    #[test]
+    fn the_event_names_the_cluster_the_region_the_copy_and_both_modes() {
+        let kit = RestoreKit {
+            version: KIT_VERSION,
+            source_region: "us-east-1".into(),
+            source_cluster_id: "cluster-kzlczlspnho".into(),
+            destination_region: "us-west-2".into(),
+            backup_id: "backup-uscopyxxxxx".into(),
+            source_backup_id: Some("backup-4kuraxsqetz".into()),
+            hsm_type: Some("hsm2m.medium".into()),
+            mode: Some("FIPS".into()),
+            backup_created_at: None,
+            source_cluster_mode: Some("NON_FIPS".into()),
+            cluster_certificates: Default::default(),
+            customer_ca_certificate: None,
+        };
+        let event =
+            ReadinessFailure::new(Problem::ModeMismatch, "/p/us-east-1/cluster-kzlczlspnho", &kit, None).announcement();
+        assert_eq!(event.detail_type, "CloudHSM DR Readiness Failed");
+        let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
+        assert_eq!(
+            detail,
+            serde_json::json!({
+                "problem": "MODE_MISMATCH", "sourceRegion": "us-east-1", "clusterId": "cluster-kzlczlspnho",
+                "destinationRegion": "us-west-2", "backupId": "backup-uscopyxxxxx", "copyMode": "FIPS",
+                "clusterMode": "NON_FIPS", "parameter": "/p/us-east-1/cluster-kzlczlspnho"
+            })
+        );
+        let failed =
+            ReadinessFailure::new(Problem::KitNotStored, "/p", &kit, Some("AccessDenied".into())).announcement();
+        assert!(failed.detail.contains("\"problem\":\"KIT_NOT_STORED\"") && failed.detail.contains("AccessDenied"));
+    }
+}
