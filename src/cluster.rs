@@ -13,6 +13,11 @@ pub struct Cluster {
     /// The certificates DescribeClusters returns, by their API names (`ClusterCertificate`,
     /// ...), empty ones left out: which a cluster has depends on its state.
     pub certificates: BTreeMap<String, String>,
+    /// `CREATE_IN_PROGRESS`, `ACTIVE`, `DEGRADED`, ... and what the service says about it.
+    pub state: Option<String>,
+    pub state_message: Option<String>,
+    /// The backup a restored cluster was made from.
+    pub source_backup_id: Option<String>,
 }
 
 impl Cluster {

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod config;
 pub mod copy_guard;
 pub mod dr_status;
+pub mod drill;
 pub mod error;
 pub mod event;
 pub mod freshness;

@@ -119,3 +119,26 @@ pub trait EventPublisher: Send + Sync {
     /// Puts every announcement (in batches PutEvents takes); any entry refused is an error.
     fn put_events(&self, announcements: &[Announcement]) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// A cluster to restore from a backup (CreateCluster).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restore<'a> {
+    pub backup_id: &'a str,
+    pub hsm_type: &'a str,
+    pub mode: &'a str,
+    pub subnet_ids: &'a [String],
+    pub tags: &'a [(String, String)],
+}
+
+/// Making and removing CloudHSM clusters (the restore drills).
+pub trait ClusterApi: Send + Sync {
+    /// CreateCluster from a backup, in the backup's region; the new cluster's id.
+    fn create_cluster(
+        &self,
+        region: &str,
+        restore: &Restore<'_>,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+
+    /// DeleteCluster (the cluster must have no HSMs).
+    fn delete_cluster(&self, region: &str, cluster_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

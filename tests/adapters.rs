@@ -507,3 +507,45 @@ async fn clusters_and_backups_carry_what_a_restore_needs() {
         (Some("hsm2m.medium"), Some("FIPS"))
     );
 }
+
+#[tokio::test]
+async fn a_restore_asks_for_the_backups_type_and_mode_in_its_subnets_with_the_drill_tags() {
+    use aws_sdk_cloudhsmv2::operation::create_cluster::CreateClusterOutput;
+    use aws_sdk_cloudhsmv2::operation::delete_cluster::DeleteClusterOutput;
+    use aws_sdk_cloudhsmv2::types::{Cluster as SdkCluster, ClusterMode};
+    use cloudhsm_backup_copy::ports::{ClusterApi, Restore};
+    let create = mock!(HsmClient::create_cluster)
+        .match_requests(|r| {
+            r.source_backup_id() == Some("backup-4kuraxsqetz")
+                && r.hsm_type() == Some("hsm2m.medium")
+                && r.mode() == Some(&ClusterMode::NonFips)
+                && r.subnet_ids() == ["subnet-0a1b2c3d"]
+                && r.tag_list().len() == 1
+                && r.tag_list()[0].key() == "cloudhsm-backup-copy:drill"
+        })
+        .then_output(|| {
+            CreateClusterOutput::builder()
+                .cluster(SdkCluster::builder().cluster_id("cluster-drilldrill1").build())
+                .build()
+        });
+    let delete = mock!(HsmClient::delete_cluster)
+        .match_requests(|r| r.cluster_id() == Some("cluster-drilldrill1"))
+        .then_output(|| DeleteClusterOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudhsmv2, RuleMode::MatchAny, [&create, &delete]);
+    let hsm = hsm("us-west-2", client);
+    let subnets = vec!["subnet-0a1b2c3d".to_owned()];
+    let tags = vec![("cloudhsm-backup-copy:drill".to_owned(), "dr".to_owned())];
+    let restore = Restore {
+        backup_id: "backup-4kuraxsqetz",
+        hsm_type: "hsm2m.medium",
+        mode: "NON_FIPS",
+        subnet_ids: &subnets,
+        tags: &tags,
+    };
+    assert_eq!(
+        hsm.create_cluster("us-west-2", &restore).await.unwrap(),
+        "cluster-drilldrill1"
+    );
+    hsm.delete_cluster("us-west-2", "cluster-drilldrill1").await.unwrap();
+    assert_eq!((create.num_calls(), delete.num_calls()), (1, 1));
+}

@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use aws_config::Region;
 use aws_config::SdkConfig;
 use aws_sdk_cloudhsmv2::Client;
-use aws_sdk_cloudhsmv2::types::{Backup as SdkBackup, Certificates, Tag};
+use aws_sdk_cloudhsmv2::types::{Backup as SdkBackup, Certificates, ClusterMode, Tag};
 
 use super::classify;
 use crate::backup::{Backup, BackupState};
 use crate::cluster::Cluster;
 use crate::error::{AwsError, AwsErrorKind};
-use crate::ports::{BackupApi, BackupQuery};
+use crate::ports::{BackupApi, BackupQuery, ClusterApi, Restore};
 
 /// DescribeBackups' page size limit (botocore's `BackupsMaxSize`, 1..50).
 pub const PAGE_SIZE: i32 = 50;
@@ -155,6 +155,52 @@ fn to_domain(b: &SdkBackup) -> Backup {
     }
 }
 
+impl ClusterApi for CloudHsm {
+    async fn create_cluster(&self, region: &str, restore: &Restore<'_>) -> Result<String, AwsError> {
+        const OPERATION: &str = "CreateCluster";
+        let tags = restore
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::new(OPERATION, region, AwsErrorKind::InvalidRequest, None, e.to_string()))?;
+        let out = self
+            .client(region, OPERATION)?
+            .create_cluster()
+            .source_backup_id(restore.backup_id)
+            .hsm_type(restore.hsm_type)
+            .mode(ClusterMode::from(restore.mode))
+            .set_subnet_ids(Some(restore.subnet_ids.to_vec()))
+            .set_tag_list((!tags.is_empty()).then_some(tags))
+            .send()
+            .await
+            .map_err(|e| classify(OPERATION, region, &e))?;
+        out.cluster()
+            .and_then(|c| c.cluster_id())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                AwsError::new(
+                    OPERATION,
+                    region,
+                    AwsErrorKind::Other,
+                    None,
+                    "CreateCluster named no cluster",
+                )
+            })
+    }
+
+    async fn delete_cluster(&self, region: &str, cluster_id: &str) -> Result<(), AwsError> {
+        const OPERATION: &str = "DeleteCluster";
+        self.client(region, OPERATION)?
+            .delete_cluster()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+            .map_err(|e| classify(OPERATION, region, &e))?;
+        Ok(())
+    }
+}
+
 /// The certificates DescribeClusters returns, by their API names, leaving out empty ones (which
 /// of them a cluster has depends on its state).
 fn certificates(c: &Certificates) -> BTreeMap<String, String> {
@@ -274,6 +320,9 @@ impl BackupApi for CloudHsm {
                         hsm_type: c.hsm_type().map(str::to_owned),
                         mode: c.mode().map(|m| m.as_str().to_owned()),
                         certificates: c.certificates().map(certificates).unwrap_or_default(),
+                        state: c.state().map(|s| s.as_str().to_owned()),
+                        state_message: c.state_message().map(str::to_owned),
+                        source_backup_id: c.source_backup_id().map(str::to_owned),
                     })
                 }));
             }
