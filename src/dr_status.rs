@@ -5,6 +5,7 @@
 
 use tracing::warn;
 
+use crate::cluster::Cluster;
 use crate::error::AwsError;
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ParameterStore};
 use crate::posture::{Destination, Observed, Row, table};
@@ -83,54 +84,99 @@ pub fn parse_args(args: impl IntoIterator<Item = String>, env_region: Option<Str
     })
 }
 
-/// Everything the posture needs, read once. `executions` is `None` when the tracker was not
-/// found; the rows then say the running executions are unknown.
+/// Everything the posture needs, read once, each region on its own: what cannot be read is
+/// said (in `notes` and the rows), and the rest is still shown. On a bad day the source region
+/// may be the one that is down. `executions` is `None` when the tracker was not found.
 pub async fn observe<B: BackupApi, E: ExecutionApi, P: ParameterStore>(
     args: &Args,
     backups: &B,
     executions: Option<&E>,
     parameters: &P,
-) -> Result<Observed, AwsError> {
+) -> (Observed, Vec<String>) {
     let source = args.source_region.as_str();
-    let clusters = backups.describe_clusters(source, None).await?;
+    let mut notes = Vec::new();
+    let clusters = backups.describe_clusters(source, None).await.unwrap_or_else(|e| {
+        note(&mut notes, format!("cannot describe the clusters in {source}"), &e);
+        Vec::new()
+    });
     let source_backups = backups
         .describe_backups(source, BackupQuery::All { since: None })
-        .await?;
+        .await
+        .unwrap_or_else(|e| {
+            note(&mut notes, format!("cannot list the backups in {source}"), &e);
+            Vec::new()
+        });
     let prefix = args.kit_prefix();
-    let names: Vec<String> = clusters
-        .iter()
-        .map(|c| parameter_name(&prefix, source, &c.id))
-        .collect();
     let mut destinations = Vec::new();
     for region in &args.destinations {
-        let listed = backups
-            .describe_backups(region, BackupQuery::All { since: None })
-            .await?;
-        let kits = if names.is_empty() {
-            Default::default()
-        } else {
-            parameters.get_parameters(region, &names).await?
-        };
-        destinations.push((region.clone(), Destination { backups: listed, kits }));
+        let (destination, mut region_notes) = read_destination(backups, parameters, args, region, &clusters).await;
+        notes.append(&mut region_notes);
+        destinations.push((region.clone(), destination));
     }
     let running = match executions {
         None => None,
         Some(e) => match e.running_executions().await {
             Ok(names) => Some(names),
             Err(err) => {
-                warn!(error = %err, "cannot list the running executions");
+                note(&mut notes, "cannot list the running executions".to_owned(), &err);
                 None
             }
         },
     };
-    Ok(Observed {
+    let observed = Observed {
         source_region: source.to_owned(),
         clusters,
         source_backups,
         destinations,
         running,
         kit_prefix: prefix,
-    })
+    };
+    (observed, notes)
+}
+
+fn note(notes: &mut Vec<String>, what: String, e: &AwsError) {
+    warn!(error = %e, "{what}");
+    notes.push(format!("{what}: {e}"));
+}
+
+/// One DR region's backups and the kits of every cluster the source or the region knows of.
+async fn read_destination<B: BackupApi, P: ParameterStore>(
+    backups: &B,
+    parameters: &P,
+    args: &Args,
+    region: &str,
+    clusters: &[Cluster],
+) -> (Destination, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut destination = Destination::default();
+    match backups.describe_backups(region, BackupQuery::All { since: None }).await {
+        Ok(listed) => destination.backups = listed,
+        Err(e) => {
+            notes.push(format!("cannot list the backups in {region}: {e}"));
+            destination.unreadable = Some(e.to_string());
+        }
+    }
+    let mut ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+    ids.extend(destination.backups.iter().filter_map(|b| b.source_cluster.as_deref()));
+    ids.sort_unstable();
+    ids.dedup();
+    let prefix = args.kit_prefix();
+    let names: Vec<String> = ids
+        .iter()
+        .map(|id| parameter_name(&prefix, &args.source_region, id))
+        .collect();
+    destination.kits = if names.is_empty() {
+        Some(Default::default())
+    } else {
+        match parameters.get_parameters(region, &names).await {
+            Ok(kits) => Some(kits),
+            Err(e) => {
+                notes.push(format!("cannot read the restore kits in {region}: {e}"));
+                None
+            }
+        }
+    };
+    (destination, notes)
 }
 
 /// The table, or the rows as JSON.

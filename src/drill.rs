@@ -128,14 +128,38 @@ pub enum DrillNext {
     Failed { reason: String },
 }
 
+/// A new cluster may be missing from DescribeClusters this long (eventual consistency).
+pub const LISTING_GRACE_SECONDS: i64 = 300;
+/// States a restore passes through on its way to ACTIVE (AWS does not list them for restores;
+/// the least convenient reading is that any of them may appear).
+const ON_THE_WAY: [&str; 4] = [
+    "CREATE_IN_PROGRESS",
+    "INITIALIZE_IN_PROGRESS",
+    "UPDATE_IN_PROGRESS",
+    "MODIFY_IN_PROGRESS",
+];
+
 /// Decides after one DescribeClusters of the drill cluster (`None`: not listed), `elapsed`
 /// seconds after the drill started, with `deadline` seconds allowed.
 pub fn decide(job: &DrillJob, cluster: Option<&Cluster>, elapsed: i64, deadline: i64) -> DrillNext {
     let failed = |reason: String| DrillNext::Failed { reason };
     let Some(cluster) = cluster else {
-        return failed("the drill cluster is no longer listed".into());
+        return if elapsed < LISTING_GRACE_SECONDS.min(deadline) {
+            DrillNext::Wait
+        } else {
+            failed(format!(
+                "the drill cluster is not listed {elapsed} s after it was created"
+            ))
+        };
     };
     let state = cluster.state.as_deref().unwrap_or("");
+    if ON_THE_WAY.contains(&state) {
+        return if elapsed < deadline {
+            DrillNext::Wait
+        } else {
+            failed(format!("still {state} after {elapsed} s (deadline {deadline} s)"))
+        };
+    }
     match state {
         "ACTIVE" => {
             let expected = (
@@ -297,7 +321,16 @@ mod tests {
             decide(&j, Some(&restored("CREATE_IN_PROGRESS", &j.backup_id)), 3600, 3600),
             DrillNext::Failed { .. }
         ));
-        assert!(matches!(decide(&j, None, 10, 3600), DrillNext::Failed { .. }));
+        assert_eq!(
+            decide(&j, Some(&restored("INITIALIZE_IN_PROGRESS", &j.backup_id)), 60, 3600),
+            DrillNext::Wait
+        );
+        // A new cluster may be listed late; one missing for long is a failure.
+        assert_eq!(decide(&j, None, 10, 3600), DrillNext::Wait);
+        assert!(matches!(
+            decide(&j, None, LISTING_GRACE_SECONDS, 3600),
+            DrillNext::Failed { .. }
+        ));
     }
 
     #[test]

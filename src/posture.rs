@@ -12,13 +12,19 @@ use crate::job::destination_of;
 use crate::restore_kit::RestoreKit;
 use crate::time::{EpochSeconds, to_rfc3339};
 
+mod table;
+
+pub use table::table;
+
 /// What each destination holds, as read for the posture.
 #[derive(Debug, Clone, Default)]
 pub struct Destination {
     /// Every backup listed there (copies of every source, any state).
     pub backups: Vec<Backup>,
-    /// The restore kits found there, by parameter name.
-    pub kits: HashMap<String, String>,
+    /// The restore kits found there, by parameter name; `None` when they could not be read.
+    pub kits: Option<HashMap<String, String>>,
+    /// Why the region's backups could not be listed (its rows then say nothing of copies).
+    pub unreadable: Option<String>,
 }
 
 /// Everything the posture is computed from.
@@ -52,6 +58,9 @@ pub struct Row {
     pub copies_in_progress: usize,
     /// Tracking executions running for the cluster's backups to this region (`None`: unknown).
     pub executions_running: Option<usize>,
+    /// Why the region could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,6 +75,8 @@ pub enum KitState {
     },
     Missing,
     Unreadable,
+    /// The kits could not be read.
+    Unknown,
 }
 
 impl KitState {
@@ -75,6 +86,7 @@ impl KitState {
             Self::Stale { names } => format!("stale ({names})"),
             Self::Missing => "missing".into(),
             Self::Unreadable => "unreadable".into(),
+            Self::Unknown => "?".into(),
         }
     }
 }
@@ -87,39 +99,32 @@ pub fn posture(observed: &Observed, now: EpochSeconds) -> Vec<Row> {
         .iter()
         .filter_map(|b| Some((b.id.as_str(), b.cluster_id.as_deref()?)))
         .collect();
-    let mut clusters: Vec<&Cluster> = observed.clusters.iter().collect();
-    clusters.sort_by(|a, b| a.id.cmp(&b.id));
+    let ids = cluster_ids(observed);
+    let known = |id: &str| observed.clusters.iter().find(|c| c.id == id);
     let mut rows = Vec::new();
-    for cluster in clusters {
+    for cluster_id in ids {
         for (region, destination) in &observed.destinations {
-            let newest = newest_ready_copy(&destination.backups, source, &cluster.id);
-            let parameter = crate::restore_kit::parameter_name(&observed.kit_prefix, source, &cluster.id);
-            let kit = match destination.kits.get(&parameter) {
-                None => KitState::Missing,
-                Some(value) => match serde_json::from_str::<RestoreKit>(value) {
-                    Err(_) => KitState::Unreadable,
-                    Ok(kit) if Some(kit.backup_id.as_str()) == newest.map(|b| b.id.as_str()) => KitState::Current,
-                    Ok(kit) => KitState::Stale { names: kit.backup_id },
-                },
-            };
+            let newest = newest_ready_copy(&destination.backups, source, cluster_id);
+            let parameter = crate::restore_kit::parameter_name(&observed.kit_prefix, source, cluster_id);
+            let kit = kit_state(destination, &parameter, newest);
             let copies_in_progress = destination
                 .backups
                 .iter()
                 .filter(|b| {
                     b.state == BackupState::CreateInProgress
                         && b.source_region.as_deref() == Some(source)
-                        && b.source_cluster.as_deref() == Some(cluster.id.as_str())
+                        && b.source_cluster.as_deref() == Some(cluster_id)
                 })
                 .count();
             let executions_running = observed.running.as_ref().map(|names| {
                 names
                     .iter()
                     .filter(|n| destination_of(n) == Some(region.as_str()))
-                    .filter(|n| backup_of(n).and_then(|b| cluster_of.get(b)) == Some(&cluster.id.as_str()))
+                    .filter(|n| backup_of(n).and_then(|b| cluster_of.get(b)) == Some(&cluster_id))
                     .count()
             });
             rows.push(Row {
-                cluster_id: cluster.id.clone(),
+                cluster_id: cluster_id.to_owned(),
                 destination_region: region.clone(),
                 newest_copy_id: newest.map(|b| b.id.clone()),
                 newest_copy_created_at: newest.and_then(|b| b.created_at).map(to_rfc3339),
@@ -128,63 +133,52 @@ pub fn posture(observed: &Observed, now: EpochSeconds) -> Vec<Row> {
                     .map(|t| ((now - t).max(0) as f64 / 360.0).round() / 10.0),
                 hsm_type: newest.and_then(|b| b.hsm_type.clone()),
                 mode: newest.and_then(|b| b.mode.clone()),
-                cluster_mode: cluster.mode.clone(),
+                cluster_mode: known(cluster_id).and_then(|c| c.mode.clone()),
                 kit,
                 copies_in_progress,
                 executions_running,
+                unreadable: destination.unreadable.clone(),
             });
         }
     }
     rows
 }
 
+/// The source's clusters, and those the DR regions still hold copies of (a deleted cluster, a
+/// source region that cannot be read), in id order.
+fn cluster_ids(observed: &Observed) -> Vec<&str> {
+    let source = observed.source_region.as_str();
+    let mut ids: Vec<&str> = observed.clusters.iter().map(|c| c.id.as_str()).collect();
+    for (_, destination) in &observed.destinations {
+        ids.extend(
+            destination
+                .backups
+                .iter()
+                .filter(|b| b.source_region.as_deref() == Some(source))
+                .filter_map(|b| b.source_cluster.as_deref()),
+        );
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Whether the destination's kit names its newest READY copy.
+fn kit_state(destination: &Destination, parameter: &str, newest: Option<&Backup>) -> KitState {
+    match destination.kits.as_ref().map(|kits| kits.get(parameter)) {
+        None => KitState::Unknown,
+        Some(None) => KitState::Missing,
+        Some(Some(value)) => match serde_json::from_str::<RestoreKit>(value) {
+            Err(_) => KitState::Unreadable,
+            Ok(kit) if Some(kit.backup_id.as_str()) == newest.map(|b| b.id.as_str()) => KitState::Current,
+            Ok(kit) => KitState::Stale { names: kit.backup_id },
+        },
+    }
+}
+
 /// The source backup an execution of ours is named after (`<backup>-to-<region>-<g>`).
 fn backup_of(execution_name: &str) -> Option<&str> {
     execution_name.split_once("-to-").map(|(backup, _)| backup)
-}
-
-/// The rows as a fixed-width table, one line each, with a header.
-pub fn table(rows: &[Row]) -> String {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let mut lines = vec![vec![
-        "CLUSTER".to_owned(),
-        "REGION".into(),
-        "NEWEST READY COPY".into(),
-        "AGE (H)".into(),
-        "HSM TYPE".into(),
-        "MODE".into(),
-        "KIT".into(),
-        "IN PROGRESS".into(),
-        "RUNNING".into(),
-    ]];
-    for r in rows {
-        let mode = match (&r.mode, &r.cluster_mode) {
-            (Some(m), Some(c)) if m != c => format!("{m} (cluster {c})"),
-            (m, _) => opt(m),
-        };
-        lines.push(vec![
-            r.cluster_id.clone(),
-            r.destination_region.clone(),
-            r.newest_copy_id.clone().unwrap_or_else(|| "NONE".into()),
-            r.age_hours.map_or_else(|| "-".into(), |h| format!("{h:.1}")),
-            opt(&r.hsm_type),
-            mode,
-            r.kit.label(),
-            r.copies_in_progress.to_string(),
-            r.executions_running.map_or_else(|| "?".into(), |n| n.to_string()),
-        ]);
-    }
-    let widths: Vec<usize> = (0..lines[0].len())
-        .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    lines
-        .iter()
-        .map(|l| {
-            let cells: Vec<String> = l.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            cells.join("  ").trim_end().to_owned()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]
@@ -219,7 +213,7 @@ mod tests {
             customer_ca_certificate: None,
         };
         // A's kit names its newest copy; B has none yet.
-        let west_kits = kits(&settings, "us-east-1", "us-west-2", [A], &[], &west[..1])
+        let west_kits: HashMap<String, String> = kits(&settings, "us-east-1", "us-west-2", [A], &[], &west[..1])
             .into_iter()
             .map(|(n, k)| (n, serde_json::to_string(&k).unwrap()))
             .collect();
@@ -246,10 +240,17 @@ mod tests {
                     "us-west-2".into(),
                     Destination {
                         backups: west,
-                        kits: west_kits,
+                        kits: Some(west_kits),
+                        unreadable: None,
                     },
                 ),
-                ("eu-west-1".into(), Destination::default()),
+                (
+                    "eu-west-1".into(),
+                    Destination {
+                        kits: Some(HashMap::new()),
+                        ..Destination::default()
+                    },
+                ),
             ],
             running: Some(vec![
                 "backup-srcbnew-to-us-west-2-0".into(),
@@ -294,18 +295,14 @@ mod tests {
     #[test]
     fn a_kit_naming_the_newest_copy_is_current_and_garbage_is_unreadable() {
         let mut seen = observed();
-        let (name, value) = seen.destinations[0]
-            .1
-            .kits
-            .iter()
-            .next()
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .unwrap();
-        let current = value.replace("backup-westaaaold", "backup-westaaanew");
-        seen.destinations[0].1.kits.insert(name.clone(), current);
+        let kits = seen.destinations[0].1.kits.as_mut().unwrap();
+        let (name, value) = kits.iter().next().map(|(n, v)| (n.clone(), v.clone())).unwrap();
+        kits.insert(name.clone(), value.replace("backup-westaaaold", "backup-westaaanew"));
         assert_eq!(posture(&seen, NOW)[0].kit, KitState::Current);
-        seen.destinations[0].1.kits.insert(name, "{".into());
+        seen.destinations[0].1.kits.as_mut().unwrap().insert(name, "{".into());
         assert_eq!(posture(&seen, NOW)[0].kit, KitState::Unreadable);
+        seen.destinations[0].1.kits = None;
+        assert_eq!(posture(&seen, NOW)[0].kit, KitState::Unknown);
         seen.running = None;
         assert!(posture(&seen, NOW).iter().all(|r| r.executions_running.is_none()));
     }
@@ -329,5 +326,33 @@ mod tests {
             ..observed()
         };
         assert!(table(&posture(&mixed, NOW)).contains("FIPS (cluster NON_FIPS)"));
+    }
+
+    #[test]
+    fn the_dr_regions_copies_still_show_when_the_source_cannot_be_read() {
+        let seen = Observed {
+            clusters: Vec::new(),
+            source_backups: Vec::new(),
+            running: None,
+            ..observed()
+        };
+        let rows = posture(&seen, NOW);
+        // Both clusters have copies in us-west-2: they keep their rows, without the cluster's mode.
+        let ids: Vec<&str> = rows.iter().map(|r| r.cluster_id.as_str()).collect();
+        assert_eq!(ids, vec![A, A, B, B]);
+        assert_eq!(rows[0].newest_copy_id.as_deref(), Some("backup-westaaanew"));
+        assert_eq!(rows[0].cluster_mode, None);
+        let unreadable = Observed {
+            destinations: vec![(
+                "us-west-2".into(),
+                Destination {
+                    unreadable: Some("DescribeBackups: AccessDenied".into()),
+                    ..Destination::default()
+                },
+            )],
+            ..observed()
+        };
+        let text = table(&posture(&unreadable, NOW));
+        assert!(text.contains("? (unreadable)"), "{text}");
     }
 }

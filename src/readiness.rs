@@ -81,8 +81,9 @@ mod tests {
             mode: Some("FIPS".into()),
             backup_created_at: None,
             source_cluster_mode: Some("NON_FIPS".into()),
-            cluster_certificates: Default::default(),
+            cluster_certificate: None,
             customer_ca_certificate: None,
+            mode_mismatch_announced: None,
         };
         let event =
             ReadinessFailure::new(Problem::ModeMismatch, "/p/us-east-1/cluster-kzlczlspnho", &kit, None).announcement();

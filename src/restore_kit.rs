@@ -4,11 +4,12 @@
 //! One String parameter per source cluster and destination, `<prefix>/<source region>/<cluster>`,
 //! holding a JSON [`RestoreKit`]: the newest READY copy there (what `CreateCluster`'s
 //! `SourceBackupId` takes), its HsmType and Mode (a restored cluster must have both), the source
-//! cluster's certificates as DescribeClusters reports them, and where the operator keeps the
-//! customer CA certificate, which AWS does not store and clients of a restored cluster need.
-//! Sweeps keep it current: they write only what changed.
-
-use std::collections::BTreeMap;
+//! cluster's certificate as DescribeClusters reports it (the one the customer CA signed; the
+//! HSM and hardware certificates exist only before initialisation), and where the operator keeps
+//! the customer CA certificate, which AWS does not store and clients of a restored cluster need.
+//! Sweeps keep it current: they write only what changed, and what they could not learn this
+//! time (a cluster DescribeClusters no longer returns, say, because it was deleted) is kept
+//! from the stored kit, never erased.
 
 use serde::{Deserialize, Serialize};
 
@@ -47,9 +48,13 @@ pub struct RestoreKit {
     pub backup_created_at: Option<String>,
     /// The source cluster's mode: a copy of another mode cannot restore it as it was.
     pub source_cluster_mode: Option<String>,
-    /// DescribeClusters' certificates of the source cluster (PEM), by their API names.
-    pub cluster_certificates: BTreeMap<String, String>,
+    /// The source cluster's certificate (PEM), signed by the customer CA.
+    pub cluster_certificate: Option<String>,
     pub customer_ca_certificate: Option<String>,
+    /// With a mode mismatch: whether it has been announced (a failed announcement is made
+    /// again by the next sweep, which finds `false` here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode_mismatch_announced: Option<bool>,
 }
 
 impl RestoreKit {
@@ -57,6 +62,37 @@ impl RestoreKit {
     pub fn mode_matches(&self) -> Option<bool> {
         Some(self.mode.as_deref()? == self.source_cluster_mode.as_deref()?)
     }
+}
+
+/// The certificate DescribeClusters names so.
+pub const CLUSTER_CERTIFICATE: &str = "ClusterCertificate";
+
+/// The stored kit, if it is one.
+pub fn parse(stored: Option<&str>) -> Option<RestoreKit> {
+    serde_json::from_str(stored?).ok()
+}
+
+/// What the sweep could not learn about the source cluster (not described this time) is kept
+/// from the stored kit of the same cluster, so a deleted cluster's kit keeps its certificate.
+pub fn carry_over(kit: &mut RestoreKit, described: bool, previous: Option<&RestoreKit>) {
+    let Some(previous) = previous.filter(|p| !described && p.source_cluster_id == kit.source_cluster_id) else {
+        return;
+    };
+    kit.source_cluster_mode = kit
+        .source_cluster_mode
+        .take()
+        .or_else(|| previous.source_cluster_mode.clone());
+    kit.cluster_certificate = kit
+        .cluster_certificate
+        .take()
+        .or_else(|| previous.cluster_certificate.clone());
+}
+
+/// With a mode mismatch: whether to announce it now, given the stored kit. A kit that names the
+/// copy for the first time, or whose announcement failed, is announced.
+pub fn mismatch_to_announce(kit: &RestoreKit, previous: Option<&RestoreKit>) -> bool {
+    kit.mode_matches() == Some(false)
+        && previous.is_none_or(|p| p.backup_id != kit.backup_id || p.mode_mismatch_announced != Some(true))
 }
 
 /// The kit's parameter name for one source cluster.
@@ -90,8 +126,9 @@ pub fn kits<'a>(
                 mode: copy.mode.clone(),
                 backup_created_at: copy.created_at.map(to_rfc3339),
                 source_cluster_mode: cluster.and_then(|c| c.mode.clone()),
-                cluster_certificates: cluster.map(|c| c.certificates.clone()).unwrap_or_default(),
+                cluster_certificate: cluster.and_then(|c| c.certificates.get(CLUSTER_CERTIFICATE).cloned()),
                 customer_ca_certificate: settings.customer_ca_certificate.clone(),
+                mode_mismatch_announced: None,
             };
             Some((parameter_name(&settings.prefix, source_region, cluster_id), kit))
         })
@@ -110,9 +147,7 @@ pub enum KitAction {
 }
 
 pub fn action(kit: &RestoreKit, stored: Option<&str>) -> KitAction {
-    let same = stored
-        .and_then(|v| serde_json::from_str::<RestoreKit>(v).ok())
-        .is_some_and(|s| &s == kit);
+    let same = parse(stored).is_some_and(|s| &s == kit);
     if same {
         return KitAction::Current;
     }
@@ -140,6 +175,9 @@ pub struct KitReport {
     /// `false`: the newest copy's mode is not the source cluster's (it cannot restore the
     /// cluster as it is); `None`: a mode is unknown.
     pub mode_matches: Option<bool>,
+    /// Why the kit was not stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -148,7 +186,8 @@ pub enum KitStatus {
     /// The stored kit was already right.
     Current,
     Written,
-    /// Not stored: the reason is among the run's failures.
+    /// Not stored (see the report's `error`): announced and counted, not a failure of the run,
+    /// which would only be retried with the same result.
     Failed,
 }
 
@@ -163,7 +202,7 @@ impl KitStatus {
 }
 
 impl KitReport {
-    pub fn new(parameter: &str, kit: &RestoreKit, status: KitStatus) -> Self {
+    pub fn new(parameter: &str, kit: &RestoreKit, status: KitStatus, error: Option<String>) -> Self {
         Self {
             cluster_id: kit.source_cluster_id.clone(),
             destination_region: kit.destination_region.clone(),
@@ -171,6 +210,7 @@ impl KitReport {
             backup_id: kit.backup_id.clone(),
             status,
             mode_matches: kit.mode_matches(),
+            error,
         }
     }
 }
@@ -234,7 +274,7 @@ mod tests {
             (Some("hsm2m.medium"), Some("FIPS"))
         );
         assert_eq!(kit.backup_created_at.as_deref(), Some("1970-01-01T00:03:20Z"));
-        assert_eq!(kit.cluster_certificates.len(), 1);
+        assert_eq!(kit.cluster_certificate.as_deref(), Some("-----BEGIN CERTIFICATE-----"));
         assert_eq!(kit.customer_ca_certificate.as_deref(), Some("ssm:/pki/customer-ca"));
         assert_eq!(kit.mode_matches(), Some(true));
     }
@@ -258,7 +298,7 @@ mod tests {
         assert_eq!(mismatched[0].1.mode_matches(), Some(false));
         let unknown = kits(&settings(), SOURCE, "us-west-2", [CLUSTER], &[], &copies);
         assert_eq!(unknown[0].1.mode_matches(), None);
-        assert!(unknown[0].1.cluster_certificates.is_empty());
+        assert!(unknown[0].1.cluster_certificate.is_none());
     }
 
     #[test]
@@ -288,5 +328,71 @@ mod tests {
         assert!(
             matches!(action(&huge, None), KitAction::Refused { reason } if reason.contains("more than a parameter holds"))
         );
+    }
+
+    #[test]
+    fn what_this_sweep_could_not_learn_is_kept_from_the_stored_kit() {
+        let copies = [copy(
+            "backup-readyxxxnewer",
+            "backup-src2xxxxxxx",
+            BackupState::Ready,
+            200,
+        )];
+        let (_, stored) = kits(&settings(), SOURCE, "us-west-2", [CLUSTER], &[cluster("FIPS")], &copies).remove(0);
+        // The cluster is gone from DescribeClusters: its kit keeps the certificate and mode.
+        let (_, mut gone) = kits(&settings(), SOURCE, "us-west-2", [CLUSTER], &[], &copies).remove(0);
+        carry_over(&mut gone, false, Some(&stored));
+        assert_eq!(gone, stored);
+        let value = serde_json::to_string(&stored).unwrap();
+        assert_eq!(action(&gone, Some(&value)), KitAction::Current);
+        // A described cluster's own answer wins.
+        let (_, mut fresh) = kits(
+            &settings(),
+            SOURCE,
+            "us-west-2",
+            [CLUSTER],
+            &[cluster("NON_FIPS")],
+            &copies,
+        )
+        .remove(0);
+        carry_over(&mut fresh, true, Some(&stored));
+        assert_eq!(fresh.source_cluster_mode.as_deref(), Some("NON_FIPS"));
+    }
+
+    #[test]
+    fn a_mismatch_is_announced_once_per_copy_and_again_until_it_was() {
+        let copies = [copy(
+            "backup-readyxxxnewer",
+            "backup-src2xxxxxxx",
+            BackupState::Ready,
+            200,
+        )];
+        let (_, kit) = kits(
+            &settings(),
+            SOURCE,
+            "us-west-2",
+            [CLUSTER],
+            &[cluster("NON_FIPS")],
+            &copies,
+        )
+        .remove(0);
+        assert!(mismatch_to_announce(&kit, None));
+        let announced = RestoreKit {
+            mode_mismatch_announced: Some(true),
+            ..kit.clone()
+        };
+        assert!(!mismatch_to_announce(&kit, Some(&announced)));
+        let owed = RestoreKit {
+            mode_mismatch_announced: Some(false),
+            ..kit.clone()
+        };
+        assert!(mismatch_to_announce(&kit, Some(&owed)));
+        let older = RestoreKit {
+            backup_id: "backup-readyxxxolder".into(),
+            ..announced
+        };
+        assert!(mismatch_to_announce(&kit, Some(&older)));
+        let (_, matching) = kits(&settings(), SOURCE, "us-west-2", [CLUSTER], &[cluster("FIPS")], &copies).remove(0);
+        assert!(!mismatch_to_announce(&matching, None));
     }
 }

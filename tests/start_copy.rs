@@ -638,7 +638,12 @@ async fn sweeps_keep_each_destinations_restore_kit_current_and_write_only_change
         (Some("hsm2m.medium"), Some("FIPS"))
     );
     assert_eq!(kit.source_cluster_mode.as_deref(), Some("FIPS"));
-    assert!(kit.cluster_certificates["ClusterCertificate"].starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(
+        kit.cluster_certificate
+            .as_deref()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
     assert_eq!(kit.customer_ca_certificate.as_deref(), Some("ssm:/pki/customer-ca"));
     assert_eq!(stored_kit(&svc, "eu-west-1").backup_id, "backup-eucopyxxxxx");
     // A sweep describes every cluster once for the kits, even with no selection configured.
@@ -701,42 +706,63 @@ async fn a_copy_of_another_mode_than_its_cluster_is_reported() {
 }
 
 #[tokio::test]
-async fn a_mismatch_that_cannot_be_announced_leaves_the_kit_for_the_next_sweep() {
+async fn a_mismatch_that_cannot_be_announced_is_announced_by_the_next_sweep() {
     let mut svc = kit_service("NON_FIPS");
     svc.events.failing = Some(AwsErrorKind::Throttled);
-    let err = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap_err();
-    assert_eq!(error_type(err), "Retryable");
-    assert!(
-        svc.parameters.puts().is_empty(),
-        "no kit written before its announcement"
-    );
+    let first = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    // The kits are written all the same, marked as owing their announcement.
+    assert_eq!(wire(&first.restore_kit_counts), json!({"WRITTEN": 2}));
+    assert_eq!(stored_kit(&svc, "us-west-2").mode_mismatch_announced, Some(false));
     svc.events.failing = None;
-    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
+    let second = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
         .await
         .unwrap();
-    assert_eq!(wire(&summary.restore_kit_counts), json!({"WRITTEN": 2}));
     assert_eq!(svc.events.details().len(), 2);
+    assert_eq!(wire(&second.restore_kit_counts), json!({"WRITTEN": 2}));
+    assert_eq!(stored_kit(&svc, "us-west-2").mode_mismatch_announced, Some(true));
+    let third = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 120)
+        .await
+        .unwrap();
+    assert_eq!(wire(&third.restore_kit_counts), json!({"CURRENT": 2}));
+    assert_eq!(svc.events.details().len(), 2, "announced once");
 }
 
 #[tokio::test]
-async fn a_kit_that_cannot_be_stored_fails_the_run_retryably() {
+async fn a_deleted_clusters_kit_keeps_its_certificate_and_mode() {
     let mut svc = kit_service("FIPS");
-    svc.parameters.failing = Some(AwsErrorKind::Throttled);
-    let err = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap_err();
-    assert_eq!(error_type(err), "Retryable");
-    svc.parameters.failing = Some(AwsErrorKind::AccessDenied);
-    let err = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap_err();
-    let message = err.to_string();
-    assert_eq!(error_type(err), "NonRetryable");
-    assert!(message.contains("restore kit of cluster-kzlczlspnho"), "{message}");
-    // Each kit not stored is announced, with the reason.
-    let events = svc.events.details();
-    assert_eq!(events.len(), 4, "two sweeps, two regions: {events:?}");
-    assert!(
-        events
-            .iter()
-            .all(|e| e["problem"] == "KIT_NOT_STORED" && e["error"].as_str().unwrap().contains("injected"))
-    );
+    invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    let before = stored_kit(&svc, "us-west-2");
+    svc.backups.clusters.clear();
+    let after = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
+        .await
+        .unwrap();
+    assert_eq!(wire(&after.restore_kit_counts), json!({"CURRENT": 2}));
+    assert_eq!(stored_kit(&svc, "us-west-2"), before);
+}
+
+#[tokio::test]
+async fn a_kit_that_cannot_be_stored_is_announced_and_reported_not_a_failed_run() {
+    for kind in [AwsErrorKind::Throttled, AwsErrorKind::AccessDenied] {
+        let mut svc = kit_service("FIPS");
+        svc.parameters.failing = Some(kind);
+        // The copies are fine: the run succeeds, so its retries and alarms stay about copies.
+        let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+        assert_eq!(wire(&summary.restore_kit_counts), json!({"FAILED": 2}));
+        assert!(
+            summary
+                .restore_kits
+                .iter()
+                .all(|k| k.error.as_deref().is_some_and(|e| e.contains("injected")))
+        );
+        assert_eq!(summary.failed_count, 0);
+        let events = svc.events.details();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(
+            events
+                .iter()
+                .all(|e| e["problem"] == "KIT_NOT_STORED" && e["error"].as_str().unwrap().contains("injected"))
+        );
+    }
 }
 
 #[tokio::test]

@@ -42,14 +42,15 @@ async fn main() -> ExitCode {
             None
         }
     };
-    match observe(&args, &backups, executions.as_ref(), &parameters).await {
-        Ok(observed) => {
-            println!("{}", render(&posture(&observed, time::now()), args.json));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("dr-status: {e}");
-            ExitCode::FAILURE
-        }
+    let (observed, notes) = observe(&args, &backups, executions.as_ref(), &parameters).await;
+    println!("{}", render(&posture(&observed, time::now()), args.json));
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
+    // A partial picture is shown, and said to be partial.
+    if notes.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -68,6 +68,21 @@ def test_the_posture_table_and_json_on_a_seeded_stack(stack):
     assert made and all(op.split(":", 1)[1].startswith(("Describe", "List", "Get")) for op in made), made
 
 
+def test_what_can_be_read_is_shown_and_what_cannot_is_said(stack):
+    cluster_id, backup = stack.create_cluster()
+    assert stack.invoke("start-copy", schedule_event("status-partial"))[1] is None
+    wait_until("a READY copy", lambda: any(c["BackupState"] == "READY" for c in stack.copies(backup, "us-west-2")), timeout=120)
+    stack.wait_for_executions(2)
+    # The source region cannot be described (a bad day): the DR region's copies still show.
+    stack.control("POST", "config", {"faults": [{"service": "cloudhsm", "operation": "DescribeClusters", "kind": "5xx", "rate": 1.0}]})
+    result = dr_status(stack, "--destinations", "us-west-2")
+    stack.control("POST", "config", {"faults": []})
+    assert result.returncode == 1 and "note: cannot describe the clusters in us-east-1" in result.stderr, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith(cluster_id))
+    newest = next(c for c in stack.copies(backup, "us-west-2") if c["BackupState"] == "READY")
+    assert newest["BackupId"] in row, result.stdout
+
+
 def test_a_bad_command_line_prints_the_usage(stack):
     result = dr_status(stack, "--destinations", "mars-1")
     assert result.returncode == 2 and "usage: dr-status" in result.stderr, result.stderr

@@ -190,7 +190,8 @@ def test_readiness_failures_are_announced_as_the_code_puts_them_and_mailed():
     assert not any("events:PutEvents" in actions_of(s) for r, st in role_statements(d).items() if r != "StartCopyRole" and r != "CopyTrackerRole" for s in st)
     rule = d.resources("AWS::Events::Rule")["ReadinessNotificationRule"]["Properties"]
     assert rule["EventPattern"] == {"account": ["123456789012"], "region": ["us-east-1"], "source": [source],
-                                    "detail-type": [detail_type], "detail": {"sourceRegion": ["us-east-1"]}}
+                                    "detail-type": [detail_type],
+                                    "detail": {"sourceRegion": ["us-east-1"], "parameter": [{"prefix": "/cloudhsm-backup-copy/cloudhsm-backup-copy/"}]}}
     mail = rule["Targets"][0]["InputTransformer"]
     assert set(mail["InputPathsMap"].values()) <= {f"$.detail.{k}" for k in ("problem", "clusterId", "destinationRegion", "backupId", "copyMode", "clusterMode", "parameter", "error")}
     fields = set(re.findall(r"pub (\w+):", code[code.index("pub struct ReadinessFailure"):]))

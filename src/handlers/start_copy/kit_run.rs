@@ -1,7 +1,11 @@
-//! Keeping one destination's restore kits current: read what is stored, write what changed. A
-//! kit that cannot be stored is a failure of the run (so it is retried and alarmed on) and is
-//! announced; a copy whose mode is not its source cluster's is announced when a kit first names
-//! it (before the kit is written, so a lost announcement is made again by the next sweep).
+//! Keeping one destination's restore kits current: read what is stored, write what changed.
+//!
+//! A kit that cannot be stored is announced (KIT_NOT_STORED), counted (RestoreKitsFailed, which
+//! an alarm watches) and reported with its error; it is not a failure of the run, whose retries
+//! would only fail the same way and keep the run's own alarms latched. A copy whose mode is not
+//! its cluster's is announced when a kit first names it; the kit records whether that
+//! announcement went out, and the next sweep makes it again if it did not. The kit itself is
+//! written either way.
 
 use tracing::{error, info};
 
@@ -11,7 +15,7 @@ use crate::backup::Backup;
 use crate::cluster::Cluster;
 use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore};
 use crate::readiness::{Problem, ReadinessFailure};
-use crate::report::{Failed, Summary};
+use crate::report::Summary;
 use crate::restore_kit::{self, KitAction, KitReport, KitSettings, KitStatus, RestoreKit};
 
 /// One region's kits that could not be stored, and those naming a copy of another mode.
@@ -33,10 +37,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
     ) -> KitTally {
         let source = self.config.source_region.as_str();
         let kits = restore_kit::kits(settings, source, region, cluster_ids, clusters, copies);
-        let mut tally = KitTally {
-            failed: 0,
-            mismatched: kits.iter().filter(|(_, k)| k.mode_matches() == Some(false)).count(),
-        };
+        let mut tally = KitTally::default();
         if kits.is_empty() {
             return tally;
         }
@@ -45,122 +46,100 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
             Ok(stored) => stored,
             Err(e) => {
                 error!(destination_region = %region, error = %e, "cannot read the restore kits");
-                let mut unstored = Vec::new();
+                let error = format!("cannot read the kits: {e}");
+                let unstored: Vec<_> = kits
+                    .iter()
+                    .map(|(name, kit)| ReadinessFailure::new(Problem::KitNotStored, name, kit, Some(error.clone())))
+                    .collect();
                 for (name, kit) in &kits {
-                    summary.add_failure(kit_failure(kit, e.to_string(), e.is_retryable()));
-                    summary.record_kit(KitReport::new(name, kit, KitStatus::Failed));
-                    unstored.push(ReadinessFailure::new(
-                        Problem::KitNotStored,
-                        name,
-                        kit,
-                        Some(e.to_string()),
-                    ));
+                    summary.record_kit(KitReport::new(name, kit, KitStatus::Failed, Some(error.clone())));
                 }
-                self.announce(&unstored, summary).await;
+                self.announce(&unstored).await;
                 tally.failed = kits.len();
+                tally.mismatched = kits.iter().filter(|(_, k)| k.mode_matches() == Some(false)).count();
                 return tally;
             }
         };
         let mut unstored = Vec::new();
-        for (name, kit) in kits {
-            let stored = self
-                .store(region, &name, &kit, stored.get(&name).map(String::as_str), summary)
-                .await;
+        for (name, mut kit) in kits {
+            let value = stored.get(&name).map(String::as_str);
+            let previous = restore_kit::parse(value);
+            let described = clusters.iter().any(|c| c.id == kit.source_cluster_id);
+            restore_kit::carry_over(&mut kit, described, previous.as_ref());
             if kit.mode_matches() == Some(false) {
+                tally.mismatched += 1;
                 log_mismatch(&kit);
+                kit.mode_mismatch_announced = Some(if restore_kit::mismatch_to_announce(&kit, previous.as_ref()) {
+                    self.announce(&[ReadinessFailure::new(Problem::ModeMismatch, &name, &kit, None)])
+                        .await
+                } else {
+                    true
+                });
             }
-            let status = match stored {
-                KitOutcome::Done(status) => status,
-                KitOutcome::Unstored(error) => {
-                    unstored.push(ReadinessFailure::new(Problem::KitNotStored, &name, &kit, Some(error)));
-                    KitStatus::Failed
+            let report = match self.store(region, &name, &kit, value).await {
+                Ok(status) => KitReport::new(&name, &kit, status, None),
+                Err(error) => {
+                    tally.failed += 1;
+                    unstored.push(ReadinessFailure::new(
+                        Problem::KitNotStored,
+                        &name,
+                        &kit,
+                        Some(error.clone()),
+                    ));
+                    KitReport::new(&name, &kit, KitStatus::Failed, Some(error))
                 }
-                KitOutcome::Unannounced => KitStatus::Failed,
             };
-            if status == KitStatus::Failed {
-                tally.failed += 1;
-            }
-            summary.record_kit(KitReport::new(&name, &kit, status));
+            summary.record_kit(report);
         }
-        self.announce(&unstored, summary).await;
+        self.announce(&unstored).await;
         tally
     }
 
-    /// Puts readiness failures on the bus; a failure to announce is a failure of the run.
-    async fn announce(&self, failures: &[ReadinessFailure], summary: &mut Summary) -> bool {
+    /// Puts readiness failures on the bus (the SDK retries a throttled call; a retry here could
+    /// put the entries already accepted twice). Whether they went out.
+    async fn announce(&self, failures: &[ReadinessFailure]) -> bool {
         if failures.is_empty() {
             return true;
         }
         let events: Vec<_> = failures.iter().map(ReadinessFailure::announcement).collect();
-        match retry_throttled(|| self.events.put_events(&events)).await {
+        match self.events.put_events(&events).await {
             Ok(()) => true,
             Err(e) => {
-                error!(error = %e, "cannot announce readiness failures");
-                for f in failures {
-                    summary.add_failure(Failed {
-                        source_backup_id: f.backup_id.clone(),
-                        destination_region: f.destination_region.clone(),
-                        error: format!("readiness failure of {} not announced: {e}", f.cluster_id),
-                        retryable: e.is_retryable(),
-                    });
-                }
+                // Not lost: the metrics and the alarm count these every sweep, and a mismatch
+                // kit records the announcement as owed.
+                error!(error = %e, failures = failures.len(), "cannot announce readiness failures");
                 false
             }
         }
     }
 
-    /// Writes one kit if it changed; a failure goes into the summary.
+    /// Writes one kit if it changed; the error when it cannot be stored.
     async fn store(
         &self,
         region: &str,
         name: &str,
         kit: &RestoreKit,
         stored: Option<&str>,
-        summary: &mut Summary,
-    ) -> KitOutcome {
+    ) -> Result<KitStatus, String> {
         match restore_kit::action(kit, stored) {
-            KitAction::Current => KitOutcome::Done(KitStatus::Current),
+            KitAction::Current => Ok(KitStatus::Current),
             KitAction::Write(value) => {
-                // A new copy of another mode is announced before its kit is written.
-                let mismatch = ReadinessFailure::new(Problem::ModeMismatch, name, kit, None);
-                if kit.mode_matches() == Some(false) && !self.announce(&[mismatch], summary).await {
-                    return KitOutcome::Unannounced;
-                }
                 match retry_throttled(|| self.parameters.put_parameter(region, name, &value)).await {
                     Ok(()) => {
                         info!(parameter = %name, backup_id = %kit.backup_id, "restore kit written");
-                        KitOutcome::Done(KitStatus::Written)
+                        Ok(KitStatus::Written)
                     }
                     Err(e) => {
                         error!(parameter = %name, error = %e, "cannot write the restore kit");
-                        summary.add_failure(kit_failure(kit, e.to_string(), e.is_retryable()));
-                        KitOutcome::Unstored(e.to_string())
+                        Err(e.to_string())
                     }
                 }
             }
             KitAction::Refused { reason } => {
                 error!(parameter = %name, reason = %reason, "cannot store the restore kit");
-                summary.add_failure(kit_failure(kit, reason.clone(), false));
-                KitOutcome::Unstored(reason)
+                Err(reason)
             }
         }
-    }
-}
-
-/// What became of one kit: its status, or why it was not stored (to announce), or that the
-/// announcement its write waits for failed (a failure of the run already).
-enum KitOutcome {
-    Done(KitStatus),
-    Unstored(String),
-    Unannounced,
-}
-
-fn kit_failure(kit: &RestoreKit, error: String, retryable: bool) -> Failed {
-    Failed {
-        source_backup_id: kit.source_backup_id.clone().unwrap_or_default(),
-        destination_region: kit.destination_region.clone(),
-        error: format!("restore kit of {}: {error}", kit.source_cluster_id),
-        retryable,
     }
 }
 

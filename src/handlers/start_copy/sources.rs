@@ -59,13 +59,19 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
         let selection = &self.config.selection;
         let source = self.config.source_region.as_str();
         let sweep = matches!(trigger, Trigger::Sweep { .. });
-        let lookup = if sweep && self.config.restore_kit.is_some() {
-            // The kits carry each cluster's mode and certificates.
-            ClusterLookup::All
-        } else {
-            selection.lookup(sweep, sources.iter().map(|b| b.cluster_id.as_deref()))
-        };
+        let lookup = selection.lookup(sweep, sources.iter().map(|b| b.cluster_id.as_deref()));
         let clusters = match lookup {
+            // The kits carry each cluster's mode and certificate; without them a sweep still
+            // copies (the kits keep what they had), so a failed listing only costs the kits.
+            ClusterLookup::Nothing if sweep && self.config.restore_kit.is_some() => {
+                match self.backups.describe_clusters(source, None).await {
+                    Ok(clusters) => clusters,
+                    Err(e) => {
+                        warn!(error = %e, "cannot describe the clusters for the restore kits");
+                        Vec::new()
+                    }
+                }
+            }
             ClusterLookup::Nothing => Vec::new(),
             ClusterLookup::All => self.backups.describe_clusters(source, None).await?,
             ClusterLookup::These(ids) => self.backups.describe_clusters(source, Some(&ids)).await?,
