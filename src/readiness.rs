@@ -26,12 +26,14 @@ pub struct ReadinessFailure {
     pub destination_region: String,
     /// The destination's newest READY copy.
     pub backup_id: String,
-    pub copy_mode: Option<String>,
-    pub cluster_mode: Option<String>,
+    /// The modes, "unknown" when not known: every field is always present, because the mail
+    /// rule's input transformer quotes each one.
+    pub copy_mode: String,
+    pub cluster_mode: String,
     /// The restore kit's parameter.
     pub parameter: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    /// Why the kit was not stored; empty for a mode mismatch.
+    pub error: String,
 }
 
 impl ReadinessFailure {
@@ -42,10 +44,10 @@ impl ReadinessFailure {
             cluster_id: kit.source_cluster_id.clone(),
             destination_region: kit.destination_region.clone(),
             backup_id: kit.backup_id.clone(),
-            copy_mode: kit.mode.clone(),
-            cluster_mode: kit.source_cluster_mode.clone(),
+            copy_mode: kit.mode.clone().unwrap_or_else(|| "unknown".into()),
+            cluster_mode: kit.source_cluster_mode.clone().unwrap_or_else(|| "unknown".into()),
             parameter: parameter.to_owned(),
-            error,
+            error: error.unwrap_or_default(),
         }
     }
 
@@ -94,7 +96,7 @@ mod tests {
             serde_json::json!({
                 "problem": "MODE_MISMATCH", "sourceRegion": "us-east-1", "clusterId": "cluster-kzlczlspnho",
                 "destinationRegion": "us-west-2", "backupId": "backup-uscopyxxxxx", "copyMode": "FIPS",
-                "clusterMode": "NON_FIPS", "parameter": "/p/us-east-1/cluster-kzlczlspnho"
+                "clusterMode": "NON_FIPS", "parameter": "/p/us-east-1/cluster-kzlczlspnho", "error": ""
             })
         );
         let failed =

@@ -3,7 +3,7 @@ once, checks no source backup and gives every new cluster a READY backup).
 
 ``CreateCluster`` with ``SourceBackupId`` (an id or the backup's ARN) needs a READY backup in the
 region with the same HsmType and Mode (a FIPS backup restores only to a FIPS cluster), counts the
-region's clusters against ``clusterQuota`` (only restores are counted, so the test fleets in the
+region's clusters against ``clusterQuota`` (only restores are refused, so the test fleets in the
 source region are not limited; refused with ``clusterQuotaErrorCode``: AWS does not
 say which error), and answers CREATE_IN_PROGRESS; after ``restoreDelaySeconds`` the cluster is
 ACTIVE with no HSMs (AWS does not say so in prose; its examples and Terraform's waiter do), with
@@ -31,12 +31,6 @@ def install(emu: Emulator) -> None:
                        subnet_ids: list[str], network_type: str | None, tag_list: Any, mode: str | None) -> dict:
         if not source_backup_id:
             return moto_create(self, backup_retention_policy, hsm_type, source_backup_id, subnet_ids, network_type, tag_list, mode)
-        with emu.lock:
-            settle(emu, self)
-            quota = emu.config["clusterQuota"]
-            if quota is not None and len(self.clusters) >= int(quota):
-                raise ClientError(str(emu.config["clusterQuotaErrorCode"]),
-                                  f"The cluster limit for this region ({quota}) has been reached")
         backup = self.backups.get(source_backup_id.rsplit("/", 1)[-1])
         if backup is None:
             raise ClientError("CloudHsmResourceNotFoundException", f"Backup {source_backup_id} not found in {self.region_name}")
@@ -57,7 +51,14 @@ def install(emu: Emulator) -> None:
         cluster.certificates = {"ClusterCertificate": cluster_certificate(backup.source_cluster or backup.cluster_id)}
         cluster.settles_at = time.time() + float(emu.config["restoreDelaySeconds"])
         cluster.ends_degraded = bool(emu.config["failRestores"])
+        # The quota is checked and the cluster added under one lock: concurrent restores
+        # cannot both take the last place.
         with emu.lock:
+            settle(emu, self)
+            quota = emu.config["clusterQuota"]
+            if quota is not None and len(self.clusters) >= int(quota):
+                raise ClientError(str(emu.config["clusterQuotaErrorCode"]),
+                                  f"The cluster limit for this region ({quota}) has been reached")
             self.clusters[cluster.cluster_id] = cluster
         return cluster.to_dict()
 

@@ -174,7 +174,7 @@ def test_the_restore_kits_are_written_only_under_the_path_the_function_is_given(
     assert set(writers) == {"StartCopyRole"}, writers
     kit = writers["StartCopyRole"]
     assert sorted(actions_of(kit)) == ["ssm:GetParameters", "ssm:PutParameter"]
-    assert kit["Resource"] == f"arn:aws:ssm:*:123456789012:parameter{prefix}/*"
+    assert kit["Resource"] == f"arn:aws:ssm:*:123456789012:parameter{prefix}/us-east-1/*"
     assert kit["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-west-2", "eu-west-1"]}}
 
 

@@ -48,8 +48,19 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
             }
             if let Some(settings) = &self.config.restore_kit {
                 let clusters = figures.iter().map(|f| f.cluster_id.as_str());
+                // The copies of the window's backups, whichever listing the run made (the deep
+                // run lists every copy): hourly and daily sweeps choose the same kit.
+                let of_window: Vec<Backup> = in_region
+                    .iter()
+                    .filter(|c| {
+                        c.source_backup
+                            .as_deref()
+                            .is_some_and(|s| swept.eligible.iter().any(|b| b.id == s))
+                    })
+                    .cloned()
+                    .collect();
                 let tally = self
-                    .keep_kits(settings, region, clusters, swept.clusters, in_region, summary)
+                    .keep_kits(settings, region, clusters, swept.clusters, &of_window, summary)
                     .await;
                 metrics::emit(&metrics::region_count_line(
                     metrics::KITS_FAILED_METRIC,
