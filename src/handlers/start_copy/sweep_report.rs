@@ -2,7 +2,7 @@
 //! CopiesGivenUp metric, each cluster's freshness, the restore kits and (in the deep run)
 //! pruning.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::StartCopy;
 use super::copies::Destinations;
@@ -28,6 +28,8 @@ pub(super) struct Swept<'a> {
 impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
     pub(super) async fn report_sweep(&self, swept: &Swept<'_>, prune: bool, now: EpochSeconds, summary: &mut Summary) {
         let source = self.config.source_region.as_str();
+        // Looked up once per copy listed (a deep run lists every copy in each region).
+        let window_ids: HashSet<&str> = swept.eligible.iter().map(|b| b.id.as_str()).collect();
         for region in &swept.destinations.reachable {
             let count = swept.given_up.get(region).copied().unwrap_or_default();
             metrics::emit(&metrics::region_count_line(
@@ -52,11 +54,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
                 // run lists every copy): hourly and daily sweeps choose the same kit.
                 let of_window: Vec<Backup> = in_region
                     .iter()
-                    .filter(|c| {
-                        c.source_backup
-                            .as_deref()
-                            .is_some_and(|s| swept.eligible.iter().any(|b| b.id == s))
-                    })
+                    .filter(|c| c.source_backup.as_deref().is_some_and(|s| window_ids.contains(s)))
                     .cloned()
                     .collect();
                 let tally = self
