@@ -3,9 +3,11 @@
 //! A bad setting stops the function at init with a message naming the setting, rather than
 //! failing later on every event.
 
+mod drill;
 mod scoped;
 mod settings;
 
+pub use drill::RestoreDrillConfig;
 pub use scoped::{CheckCopyConfig, CopyStepConfig};
 use settings::{Regions, account_of, cluster_lists, event_bus, flag, number, required, restore_kit};
 

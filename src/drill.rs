@@ -14,48 +14,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::backup::{Backup, newest_ready_copy};
 use crate::cluster::Cluster;
-use crate::ids::is_region;
+
+pub mod outcome;
+pub mod record;
+mod runs;
+pub mod steps;
+mod subnets;
+
+pub use runs::{admit, run_name, run_prefix};
+pub use subnets::DrillSubnets;
 
 /// The tag every drill cluster carries; its value is the stack's name.
 pub const DRILL_TAG: &str = "cloudhsm-backup-copy:drill";
-
-/// Where drills may run: the subnets CreateCluster needs, per DR region.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DrillSubnets(pub BTreeMap<String, Vec<String>>);
-
-impl DrillSubnets {
-    /// `us-west-2=subnet-0a1b2c3d;subnet-1a2b3c4d,eu-west-1=subnet-...` (1 to 10 subnets each,
-    /// as CreateCluster takes them).
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let mut regions = BTreeMap::new();
-        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (region, subnets) = entry
-                .split_once('=')
-                .ok_or_else(|| format!("{entry:?} is not REGION=SUBNET[;SUBNET...]"))?;
-            let region = region.trim();
-            if !is_region(region) {
-                return Err(format!("{region:?} is not a region name"));
-            }
-            let subnets: Vec<String> = subnets.split(';').map(|s| s.trim().to_owned()).collect();
-            if subnets.is_empty() || subnets.len() > 10 {
-                return Err(format!("{region} needs 1 to 10 subnets"));
-            }
-            if let Some(bad) = subnets.iter().find(|s| !is_subnet_id(s)) {
-                return Err(format!("{bad:?} is not a subnet id (subnet-[0-9a-fA-F]{{8,17}})"));
-            }
-            if regions.insert(region.to_owned(), subnets).is_some() {
-                return Err(format!("{region} is named twice"));
-            }
-        }
-        Ok(Self(regions))
-    }
-}
-
-/// botocore's `SubnetId` pattern.
-fn is_subnet_id(s: &str) -> bool {
-    s.strip_prefix("subnet-")
-        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()))
-}
+/// The tag naming the drill execution that made the cluster: a cluster whose execution is no
+/// longer running is an orphan, whatever its state.
+pub const DRILL_RUN_TAG: &str = "cloudhsm-backup-copy:drill-run";
 
 /// One drill: restore this copy in this region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +52,10 @@ pub enum NoDrill {
     NoReadyCopy,
     /// The copy does not say its HsmType or Mode, which CreateCluster needs.
     CopyIncomplete,
+    /// The last drill of this cluster in this region is still running.
+    StillRunning,
+    /// As many drills as allowed are running in the region.
+    RegionBusy,
 }
 
 /// The drills to run: each selected cluster in each region with subnets, from its newest READY
@@ -195,18 +172,31 @@ pub fn decide(job: &DrillJob, cluster: Option<&Cluster>, elapsed: i64, deadline:
     }
 }
 
-/// The drill clusters of this stack in one region's listing that no running drill owns.
-pub fn orphans<'a>(clusters: &'a [Cluster], stack: &str, owned: &[String]) -> Vec<&'a Cluster> {
+/// The drill clusters of this stack in one region's listing whose drill is not running (by
+/// [`DRILL_RUN_TAG`]), and not already on their way out.
+pub fn orphans<'a>(clusters: &'a [Cluster], stack: &str, running: &[String]) -> Vec<&'a Cluster> {
     clusters
         .iter()
-        .filter(|c| c.tags.iter().any(|(k, v)| k == DRILL_TAG && v == stack))
-        .filter(|c| !owned.contains(&c.id))
+        .filter(|c| has_tag(c, DRILL_TAG, stack))
+        .filter(|c| !running.iter().any(|run| has_tag(c, DRILL_RUN_TAG, run)))
         .filter(|c| !matches!(c.state.as_deref(), Some("DELETE_IN_PROGRESS" | "DELETED")))
         .collect()
 }
 
+fn has_tag(cluster: &Cluster, key: &str, value: &str) -> bool {
+    cluster.tags.iter().any(|(k, v)| k == key && v == value)
+}
+
+/// The clusters made by one drill execution.
+pub fn made_by<'a>(clusters: &'a [Cluster], stack: &str, run: &str) -> Vec<&'a Cluster> {
+    clusters
+        .iter()
+        .filter(|c| has_tag(c, DRILL_TAG, stack) && has_tag(c, DRILL_RUN_TAG, run))
+        .collect()
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::backup::BackupState;
 
@@ -219,7 +209,7 @@ mod tests {
             .of_hsm("hsm2m.medium", "FIPS")
     }
 
-    fn job() -> DrillJob {
+    pub(crate) fn job() -> DrillJob {
         DrillJob {
             source_region: "us-east-1".into(),
             source_cluster_id: A.into(),
@@ -239,30 +229,6 @@ mod tests {
             mode: Some("FIPS".into()),
             ..Cluster::tagged("cluster-drilldrill1", &[(DRILL_TAG, "dr")])
         }
-    }
-
-    #[test]
-    fn subnets_are_read_per_region_as_create_cluster_takes_them() {
-        let parsed =
-            DrillSubnets::parse("us-west-2=subnet-0a1b2c3d;subnet-1a2b3c4d5e, eu-west-1=subnet-abcdef01").unwrap();
-        assert_eq!(parsed.0["us-west-2"], vec!["subnet-0a1b2c3d", "subnet-1a2b3c4d5e"]);
-        assert_eq!(parsed.0["eu-west-1"], vec!["subnet-abcdef01"]);
-        assert_eq!(DrillSubnets::parse("").unwrap(), DrillSubnets::default());
-        for (bad, says) in [
-            ("us-west-2", "is not REGION=SUBNET"),
-            ("mars-1=subnet-0a1b2c3d", "not a region"),
-            ("us-west-2=sg-0a1b2c3d", "not a subnet id"),
-            ("us-west-2=subnet-0a1b", "not a subnet id"),
-            ("us-west-2=subnet-0a1b2c3d,us-west-2=subnet-1a2b3c4d", "named twice"),
-        ] {
-            let err = DrillSubnets::parse(bad).unwrap_err();
-            assert!(err.contains(says), "{bad}: {err}");
-        }
-        let eleven = (0..11)
-            .map(|i| format!("subnet-0a1b2c{i:02}"))
-            .collect::<Vec<_>>()
-            .join(";");
-        assert!(DrillSubnets::parse(&format!("us-west-2={eleven}")).is_err());
     }
 
     #[test]
@@ -334,27 +300,36 @@ mod tests {
     }
 
     #[test]
-    fn orphans_are_this_stacks_drill_clusters_no_running_drill_owns() {
+    fn orphans_are_this_stacks_drill_clusters_whose_drill_is_not_running() {
+        let drill = |id: &str, run: &str, state: &str| Cluster {
+            id: id.into(),
+            ..Cluster {
+                tags: vec![(DRILL_TAG.into(), "dr".into()), (DRILL_RUN_TAG.into(), run.into())],
+                ..restored(state, "backup-newestnewes")
+            }
+        };
         let listed = [
-            restored("ACTIVE", "backup-newestnewes"),
+            drill("cluster-leftbehind1", "drill.old", "ACTIVE"),
+            // Still being created, but its drill ended (a deadline): an orphan too.
+            drill("cluster-stillcreat1", "drill.old2", "CREATE_IN_PROGRESS"),
             Cluster::tagged("cluster-notadrill11", &[]),
             Cluster {
                 id: "cluster-otherstack1".into(),
-                ..Cluster::tagged("x", &[(DRILL_TAG, "another-stack")])
+                ..Cluster::tagged("x", &[(DRILL_TAG, "another-stack"), (DRILL_RUN_TAG, "drill.old")])
             },
-            Cluster {
-                id: "cluster-beingdeleted".into(),
-                ..restored("DELETE_IN_PROGRESS", "backup-newestnewes")
-            },
-            Cluster {
-                id: "cluster-runningdril".into(),
-                ..restored("CREATE_IN_PROGRESS", "backup-newestnewes")
-            },
+            drill("cluster-beingdeleted", "drill.old", "DELETE_IN_PROGRESS"),
+            drill("cluster-deletedlist1", "drill.old", "DELETED"),
+            drill("cluster-runningdril", "drill.now", "CREATE_IN_PROGRESS"),
         ];
-        let found: Vec<&str> = orphans(&listed, "dr", &["cluster-runningdril".into()])
+        let found: Vec<&str> = orphans(&listed, "dr", &["drill.now".into()])
             .iter()
             .map(|c| c.id.as_str())
             .collect();
-        assert_eq!(found, vec!["cluster-drilldrill1"]);
+        assert_eq!(found, vec!["cluster-leftbehind1", "cluster-stillcreat1"]);
+        let mine: Vec<&str> = made_by(&listed, "dr", "drill.now")
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(mine, vec!["cluster-runningdril"]);
     }
 }

@@ -26,7 +26,7 @@ pub struct PollPolicy {
     pub visibility_grace_seconds: u32,
 }
 
-fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+pub(crate) fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

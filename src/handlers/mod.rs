@@ -16,6 +16,7 @@ use crate::time::{self, EpochSeconds};
 
 pub mod check_copy;
 pub mod copy_step;
+pub mod restore_drill;
 pub mod start_copy;
 
 pub trait Handler: Sync {
