@@ -67,9 +67,9 @@ def function_arn(binary: str, region: str = SOURCE_REGION) -> str:
     return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{STACK_NAME}-{binary}"
 
 
-def render_definition(root: Path, substitutions: dict[str, str]) -> str:
+def render_definition(root: Path, substitutions: dict[str, str], name: str = "copy-tracker") -> str:
     """The ASL with ${...} placeholders filled in, as CloudFormation does at deploy time."""
-    text = (root / "statemachine" / "copy-tracker.asl.json").read_text()
+    text = (root / "statemachine" / f"{name}.asl.json").read_text()
     for key, value in substitutions.items():
         text = text.replace("${" + key + "}", value)
     if "${" in text:

@@ -14,6 +14,38 @@ pub const KITS_FAILED_METRIC: &str = "RestoreKitsFailed";
 /// Clusters whose newest copy in the region has another mode than the cluster.
 pub const MODE_MISMATCH_METRIC: &str = "ModeMismatches";
 
+/// Restore drills finished in a region, by their result (the drill's finish step writes them).
+pub const DRILLS_SUCCEEDED_METRIC: &str = "RestoreDrillsSucceeded";
+pub const DRILLS_FAILED_METRIC: &str = "RestoreDrillsFailed";
+/// Hours since a cluster's last successful restore drill in a region; with none yet, since its
+/// first drill (sweeps write it from the drill records, so it grows while no drill succeeds).
+pub const DRILL_AGE_METRIC: &str = "SuccessfulDrillAgeHours";
+
+/// One EMF line for hours per (cluster, region), and once more without dimensions so a single
+/// alarm watches the worst of them.
+pub fn cluster_hours_line(
+    metric: &str,
+    cluster_id: &str,
+    destination_region: &str,
+    hours: f64,
+    now: EpochSeconds,
+) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": now * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["ClusterId", "DestinationRegion"], []],
+                "Metrics": [{"Name": metric, "Unit": "None"}],
+            }],
+        },
+        "ClusterId": cluster_id,
+        "DestinationRegion": destination_region,
+        metric: hours,
+    })
+    .to_string()
+}
+
 /// One EMF line for a count in one destination region, and once more without dimensions so a
 /// single alarm watches every region. Sweeps write it even when the count is 0, so the alarm
 /// returns to OK once the cause is gone.

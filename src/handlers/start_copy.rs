@@ -9,6 +9,7 @@
 //! ([`super::copy_step`]): this function's role cannot copy or tag, the copy step's cannot delete.
 
 mod copies;
+mod drill_ages;
 mod fan_out;
 mod kit_run;
 mod prune_run;

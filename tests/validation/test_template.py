@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
 TEMPLATE = ROOT / "template.yaml"
 ASL = ROOT / "statemachine" / "copy-tracker.asl.json"
+# Each state machine: its resource and its definition's file name.
+STATE_MACHINES = {"CopyTracker": "copy-tracker", "RestoreDrillStateMachine": "restore-drill"}
 ENV = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "SAM_CLI_TELEMETRY": "0"}
 
 
@@ -42,16 +44,18 @@ def test_sam_validate_passes(flags):
     assert "is a valid SAM Template" in result.stdout + result.stderr
 
 
-def test_substitutions_match_the_definition_placeholders():
-    substitutions = template()["Resources"]["CopyTracker"]["Properties"]["DefinitionSubstitutions"]
-    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL.read_text()))
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_substitutions_match_the_definition_placeholders(machine):
+    substitutions = template()["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
+    asl = ROOT / "statemachine" / f"{STATE_MACHINES[machine]}.asl.json"
+    placeholders = set(re.findall(r"\$\{(\w+)\}", asl.read_text()))
     assert placeholders == set(substitutions), (placeholders ^ set(substitutions))
 
 
-def deployed_like_definition() -> str:
+def deployed_like_definition(machine: str = "CopyTracker") -> str:
     """The ASL with every placeholder replaced by a value of the shape CloudFormation puts there."""
     tpl = template()
-    substitutions = tpl["Resources"]["CopyTracker"]["Properties"]["DefinitionSubstitutions"]
+    substitutions = tpl["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
     params = tpl["Parameters"]
     values = {}
     for key, value in substitutions.items():
@@ -61,16 +65,17 @@ def deployed_like_definition() -> str:
             values[key] = str(params[value["Ref"]]["Default"])
         else:
             values[key] = str(value)
-    return render_definition(ROOT, values)
+    return render_definition(ROOT, values, STATE_MACHINES[machine])
 
 
 def asl_validate(path: Path) -> subprocess.CompletedProcess:
     return run(["node", str(TOOLS / "node" / "node_modules" / "asl-validator" / "dist" / "bin" / "asl-validator.js"), "--json-path", str(path)])
 
 
-def test_asl_validator_accepts_the_definition(tmp_path):
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_asl_validator_accepts_the_definition(tmp_path, machine):
     path = tmp_path / "definition.json"
-    path.write_text(deployed_like_definition())
+    path.write_text(deployed_like_definition(machine))
     result = asl_validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -103,6 +108,13 @@ NO_RESOURCE_LEVEL = {
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
+    # CreateCluster's network: the security group does not exist before the call.
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:CreateSecurityGroup",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:RevokeSecurityGroupEgress",
 }
 
 
@@ -128,7 +140,7 @@ def test_iam_statements_name_actions_and_explain_every_wildcard_resource():
     # Checked as deployed: SAM adds no role or managed policy of its own.
     assert all(not r["Properties"].get("ManagedPolicyArns") for r in d.roles.values())
     assert {f["Properties"]["Role"] for f in d.functions.values()} == {
-        d.get_att(n, "Arn") for n in ("StartCopyRole", "CopyStepRole", "CheckCopyRole")
+        d.get_att(n, "Arn") for n in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "RestoreDrillRole")
     }
     for name, statements in role_statements(d).items():
         for statement in statements:
@@ -171,7 +183,11 @@ def test_the_restore_kits_are_written_only_under_the_path_the_function_is_given(
         role: s for role, statements in role_statements(d).items() for s in statements
         if any(a.startswith("ssm:") for a in actions_of(s))
     }
-    assert set(writers) == {"StartCopyRole"}, writers
+    assert set(writers) == {"StartCopyRole", "RestoreDrillRole"}, writers
+    records = writers["RestoreDrillRole"]
+    assert records["Resource"] == f"arn:aws:ssm:*:123456789012:parameter{prefix}/us-east-1/drills/*"
+    assert d.functions["RestoreDrillFunction"]["Properties"]["Environment"]["Variables"]["RESTORE_KIT_PREFIX"] == prefix
+    assert '"{}/{source_region}/drills/{cluster_id}"' in (ROOT / "src" / "drill" / "record.rs").read_text()
     kit = writers["StartCopyRole"]
     assert sorted(actions_of(kit)) == ["ssm:GetParameters", "ssm:PutParameter"]
     assert kit["Resource"] == f"arn:aws:ssm:*:123456789012:parameter{prefix}/us-east-1/*"
@@ -187,7 +203,7 @@ def test_readiness_failures_are_announced_as_the_code_puts_them_and_mailed():
     assert len(announce) == 1
     assert announce[0]["Condition"] == {"StringEquals": {"events:source": source, "events:detail-type": detail_type}}
     assert announce[0]["Resource"] == "arn:aws:events:us-east-1:123456789012:event-bus/default"
-    assert not any("events:PutEvents" in actions_of(s) for r, st in role_statements(d).items() if r != "StartCopyRole" and r != "CopyTrackerRole" for s in st)
+    assert not any("events:PutEvents" in actions_of(s) for r, st in role_statements(d).items() if r not in ("StartCopyRole", "CopyTrackerRole", "RestoreDrillRole") for s in st)
     rule = d.resources("AWS::Events::Rule")["ReadinessNotificationRule"]["Properties"]
     assert rule["EventPattern"] == {"account": ["123456789012"], "region": ["us-east-1"], "source": [source],
                                     "detail-type": [detail_type],
@@ -201,7 +217,7 @@ def test_readiness_failures_are_announced_as_the_code_puts_them_and_mailed():
 
 def test_service_trust_and_resource_policies_name_their_source():
     d = deployment()
-    for name in ("StartCopyRole", "CopyStepRole", "CheckCopyRole"):
+    for name in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "RestoreDrillRole"):
         trust = d.roles[name]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert trust == [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
                           "Condition": {"StringEquals": {"aws:SourceAccount": d.account}}}], name
@@ -220,7 +236,11 @@ def test_service_trust_and_resource_policies_name_their_source():
             else:
                 assert s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, s
         assert any(s["Effect"] == "Deny" for s in statements)
-    rules = [n for n, r in d.template["Resources"].items() if r["Type"] == "AWS::Events::Rule" and n.startswith("StartCopyFunction")]
+    drills = d.roles["RestoreDrillStateMachineRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert drills["Condition"]["ArnLike"]["aws:SourceArn"] == d.ref("RestoreDrillStateMachine")
+    invoke = next(s for s in role_statements(d)["RestoreDrillStateMachineRole"] if s["Sid"] == "InvokeSteps")
+    assert invoke["Resource"] == d.get_att("RestoreDrillFunction", "Arn")
+    rules = [n for n, r in d.template["Resources"].items() if r["Type"] == "AWS::Events::Rule" and n.startswith(("StartCopyFunction", "RestoreDrillFunction"))]
     dlq_sources = next(s for s in queue if s["Effect"] == "Allow")["Condition"]["ArnEquals"]["aws:SourceArn"]
     assert sorted(dlq_sources) == sorted(d.get_att(n, "Arn") for n in rules)
     alarms = d.resources("AWS::CloudWatch::Alarm")
@@ -228,15 +248,17 @@ def test_service_trust_and_resource_policies_name_their_source():
     assert sorted(alarm_sources) == sorted(d.get_att(n, "Arn") for n in alarms)
 
 
-def test_only_our_rules_may_invoke_start_copy():
+def test_only_our_rules_may_invoke_our_functions():
     d = deployment()
     permissions = d.resources("AWS::Lambda::Permission")
-    rules = {n for n, r in d.template["Resources"].items() if r["Type"] == "AWS::Events::Rule" and n.startswith("StartCopyFunction")}
-    assert len(permissions) == len(rules) == 4
-    for name, permission in permissions.items():
-        props = permission["Properties"]
-        assert (props["Principal"], props["FunctionName"]) == ("events.amazonaws.com", d.ref("StartCopyFunction")), name
-        assert props["SourceArn"] in {d.get_att(r, "Arn") for r in rules}, name
+    for function, count in (("StartCopyFunction", 4), ("RestoreDrillFunction", 1)):
+        rules = {n for n, r in d.template["Resources"].items() if r["Type"] == "AWS::Events::Rule" and n.startswith(function)}
+        granted = {n: p["Properties"] for n, p in permissions.items() if p["Properties"]["FunctionName"] == d.ref(function)}
+        assert len(granted) == len(rules) == count, function
+        for name, props in granted.items():
+            assert props["Principal"] == "events.amazonaws.com", name
+            assert props["SourceArn"] in {d.get_att(r, "Arn") for r in rules}, name
+    assert len(permissions) == 5
 
 
 def test_failed_events_and_logs_outlive_the_stack():
@@ -271,6 +293,8 @@ def test_every_alarm_notifies_the_topic_when_there_is_one():
         "SweepSilentAlarm",
         "CopiesGivenUpAlarm",
         "RestoreReadinessAlarm",
+        "RestoreDrillOverdueAlarm",
+        "RestoreDrillErrorsAlarm",
     }
     for name, alarm in alarms.items():
         actions = alarm["Properties"]["AlarmActions"]
@@ -291,12 +315,12 @@ def test_every_alarm_notifies_the_topic_when_there_is_one():
 
 def test_function_settings_match_what_the_code_reads():
     # Every variable the template sets must be one the configuration code knows, and back.
-    code = (ROOT / "src" / "config.rs").read_text()
+    code = (ROOT / "src" / "config.rs").read_text() + (ROOT / "src" / "config" / "drill.rs").read_text()
     known = set(re.findall(r'pub const ENV_\w+: &str = "(\w+)";', code)) - {"AWS_REGION"}
     resources = template()["Resources"]
     variables = {
         v
-        for name in ("StartCopyFunction", "CopyStepFunction", "CheckCopyFunction")
+        for name in ("StartCopyFunction", "CopyStepFunction", "CheckCopyFunction", "RestoreDrillFunction")
         for v in resources[name]["Properties"]["Environment"]["Variables"]
     }
     assert variables == known
@@ -319,6 +343,11 @@ def test_task_timeouts_outlast_the_functions_they_run():
     for state, function in (("RequestCopy", "CopyStepFunction"), ("CheckCopy", "CheckCopyFunction")):
         lambda_timeout = resources[function]["Properties"]["Timeout"]
         assert definition["States"][state]["TimeoutSeconds"] >= lambda_timeout + 30, state
+    drill = json.loads((ROOT / "statemachine" / "restore-drill.asl.json").read_text())
+    tasks = {n: st for n, st in drill["States"].items() if st["Type"] == "Task"}
+    assert len(tasks) == 4
+    for name, state in tasks.items():
+        assert state["TimeoutSeconds"] >= resources["RestoreDrillFunction"]["Properties"]["Timeout"] + 30, name
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +381,7 @@ def test_checkov_finds_nothing_unexplained(which, translated):
     if which == "translated":
         # Its IAM checks ran on every role (in the untranslated template there is none).
         roles = {c["resource"] for c in results["passed_checks"] if c["resource"].startswith("AWS::IAM::Role.") and c["check_id"] == "CKV_AWS_111"}
-        assert roles == {f"AWS::IAM::Role.{r}" for r in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "CopyTrackerRole")}
+        assert roles == {f"AWS::IAM::Role.{r}" for r in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "CopyTrackerRole", "RestoreDrillRole", "RestoreDrillStateMachineRole")}
 
 
 def test_cfn_lint_passes_on_the_translated_template(translated):
@@ -365,9 +394,14 @@ def emitted_metrics() -> dict[str, list[list[str]]]:
     metrics = (ROOT / "src" / "metrics.rs").read_text() + (ROOT / "src" / "freshness.rs").read_text()
     names = dict(re.findall(r'pub const (\w*METRIC\w*): &str = "(\w+)";', metrics))
     region_only = [["DestinationRegion"], []]
-    found = {names["METRIC"]: [["ClusterId", "DestinationRegion"], []]}
-    found.update({v: region_only for k, v in names.items() if k != "METRIC"})
+    # Written with cluster_hours_line / freshness::emf_line; the counts with region_count_line.
+    per_cluster = {"METRIC", "DRILL_AGE_METRIC"}
+    found = {v: ([["ClusterId", "DestinationRegion"], []] if k in per_cluster else region_only) for k, v in names.items()}
     assert '"Dimensions": [["DestinationRegion"], []]' in metrics and '"Dimensions": [["ClusterId", "DestinationRegion"], []]' in metrics
+    drill_code = (ROOT / "src" / "handlers" / "restore_drill" / "steps.rs").read_text()
+    sweep_code = (ROOT / "src" / "handlers" / "start_copy" / "sweep_report.rs").read_text()
+    assert all(re.search(rf"region_count_line\(\s*{m}", drill_code) for m in ("DRILLS_FAILED_METRIC", "DRILLS_SUCCEEDED_METRIC"))
+    assert re.search(r"cluster_hours_line\(\s*metrics::DRILL_AGE_METRIC", sweep_code)
     return found
 
 
@@ -386,14 +420,17 @@ def test_the_dashboard_shows_what_the_code_emits_and_every_alarm():
         for line in widget["properties"].get("metrics", []):
             expression = line[0].get("expression") if isinstance(line[0], dict) else None
             if expression:
-                found = re.fullmatch(r"SEARCH\('\{CloudHSMBackupCopy,([\w,]+)\} MetricName=\"(\w+)\"', 'Maximum', 3600\)", expression)
+                found = re.fullmatch(r"SEARCH\('\{CloudHSMBackupCopy,([\w,]+)\} MetricName=\"(\w+)\"', '(Maximum|Sum)', 3600\)", expression)
                 assert found, expression
                 dims, metric = found.group(1).split(","), found.group(2)
+                # Counts of events add up over a period; levels and ages take the worst.
+                assert (found.group(3) == "Sum") == metric.startswith("RestoreDrills"), expression
                 assert metric in emitted and dims in emitted[metric], (metric, dims)
                 searched.append(metric)
             else:
                 namespace, metric, dim, value = line[:4]
-                assert (namespace, dim, value) == ("AWS/States", "StateMachineArn", d.ref("CopyTracker")), line
+                assert (namespace, dim) == ("AWS/States", "StateMachineArn"), line
+                assert value in (d.ref("CopyTracker"), d.ref("RestoreDrillStateMachine")), line
                 assert metric.startswith("Executions"), line
     assert sorted(searched) == sorted(emitted), "every metric we write is on the dashboard"
     age = body["widgets"][0]["properties"]["annotations"]["horizontal"][0]

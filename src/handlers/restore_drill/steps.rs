@@ -9,14 +9,12 @@ use crate::drill::record::{DrillRecord, parse, record_name};
 use crate::drill::steps::{Cleanup, DrillPolicy, Progress};
 use crate::drill::{DRILL_RUN_TAG, DRILL_TAG, DrillJob, decide, made_by};
 use crate::error::{AwsError, AwsErrorKind};
-use crate::metrics::{self, region_count_line};
+use crate::metrics::{self, DRILLS_FAILED_METRIC, DRILLS_SUCCEEDED_METRIC, region_count_line};
 use crate::ports::{Announcement, BackupApi, ClusterApi, EventPublisher, ParameterStore, Restore};
 use crate::time::EpochSeconds;
 
 /// The tag naming the source cluster a drill cluster was restored for.
 pub const DRILL_OF_TAG: &str = "cloudhsm-backup-copy:drill-of";
-pub const DRILLS_SUCCEEDED_METRIC: &str = "RestoreDrillsSucceeded";
-pub const DRILLS_FAILED_METRIC: &str = "RestoreDrillsFailed";
 
 impl<H, E, P, V> RestoreDrill<H, E, P, V>
 where

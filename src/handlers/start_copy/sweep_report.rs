@@ -60,6 +60,16 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
                 let tally = self
                     .keep_kits(settings, region, clusters, swept.clusters, &of_window, summary)
                     .await;
+                let clusters = figures.iter().map(|f| f.cluster_id.as_str());
+                for (cluster, hours) in self.drill_ages(settings, region, clusters, now).await {
+                    metrics::emit(&metrics::cluster_hours_line(
+                        metrics::DRILL_AGE_METRIC,
+                        &cluster,
+                        region,
+                        hours,
+                        now,
+                    ));
+                }
                 metrics::emit(&metrics::region_count_line(
                     metrics::KITS_FAILED_METRIC,
                     region,
