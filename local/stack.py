@@ -39,9 +39,17 @@ DESTINATION_REGIONS = ("us-west-2", "eu-west-1")
 # Names as the template gives them in a stack called this.
 STACK_NAME = "cloudhsm-backup-copy"
 STATE_MACHINE_NAME = f"{STACK_NAME}-copy-tracker"
+DRILL_STATE_MACHINE_NAME = f"{STACK_NAME}-restore-drill"
 EVENT_SOURCE = "cloudhsm-backup-copy"
 # Each binary and the template resource that deploys it.
-FUNCTIONS = {"start-copy": "StartCopyFunction", "copy-step": "CopyStepFunction", "check-copy": "CheckCopyFunction"}
+FUNCTIONS = {
+    "start-copy": "StartCopyFunction",
+    "copy-step": "CopyStepFunction",
+    "check-copy": "CheckCopyFunction",
+    "restore-drill": "RestoreDrillFunction",
+}
+# Where local drills run (the template's RestoreDrillSubnets): the first DR region.
+DRILL_SUBNETS = "us-west-2=subnet-0a1b2c3d"
 # Provenance tag keys start with this (see src/tags.rs).
 TAG_PREFIX = "cloudhsm-backup-copy"
 
@@ -53,6 +61,14 @@ LOCAL_POLICY = {
     "DeadlineSeconds": "90",
     "MaxCopyAttempts": "3",
     "VisibilityGraceSeconds": "10",
+}
+# The drill loop's policy for local runs (the template's are minutes).
+LOCAL_DRILL_POLICY = {
+    "DrillInitialWaitSeconds": "1",
+    "DrillMaxWaitSeconds": "2",
+    "DrillBackoffPercent": "200",
+    "DrillDeadlineSeconds": "30",
+    "DrillMaxCleanAttempts": "10",
 }
 
 
@@ -90,6 +106,10 @@ def local_substitutions(policy: dict[str, str] | None = None) -> dict[str, str]:
     }
 
 
+def drill_substitutions(policy: dict[str, str] | None = None) -> dict[str, str]:
+    return {"RestoreDrillFunctionArn": function_arn("restore-drill"), **LOCAL_DRILL_POLICY, **(policy or {})}
+
+
 def _exit_once(*_: Any) -> None:
     """SIGTERM: exit, and ignore the next one (make passes its own SIGTERM on to us), so that a
     second signal cannot cut the clean-up short."""
@@ -117,6 +137,10 @@ class Stack:
     root: Path
     copy_delay: float = 2.0
     policy: dict[str, str] = field(default_factory=dict)
+    # Overrides of LOCAL_DRILL_POLICY (e.g. a short DrillDeadlineSeconds).
+    drill_policy: dict[str, str] = field(default_factory=dict)
+    # The template's RestoreDrillSubnets.
+    drill_subnets: str = DRILL_SUBNETS
     lookback_hours: int = 168
     # Extra environment for both functions (e.g. INCLUDE_CLUSTERS, COPY_TAGS).
     function_env: dict[str, str] = field(default_factory=dict)
@@ -140,6 +164,7 @@ class Stack:
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     deployment: Deployment | None = None
     state_machine_arn: str = ""
+    drill_state_machine_arn: str = ""
     events_queue_url: str = ""
 
     # ----- lifecycle -------------------------------------------------------------------------
@@ -210,6 +235,12 @@ class Stack:
             roleArn=self.deployment.get_att("CopyTrackerRole", "Arn"),
             type="STANDARD",
         )["stateMachineArn"]
+        self.drill_state_machine_arn = sfn.create_state_machine(
+            name=DRILL_STATE_MACHINE_NAME,
+            definition=render_definition(self.root, drill_substitutions(self.drill_policy), "restore-drill"),
+            roleArn=self.deployment.get_att("RestoreDrillStateMachineRole", "Arn"),
+            type="STANDARD",
+        )["stateMachineArn"]
         # From here on, what the functions and the state machine do is authorized as on AWS.
         self.control("POST", "config", {"enforceIam": self.enforce_iam and self.serve_functions})
 
@@ -226,7 +257,11 @@ class Stack:
 
     def parameters(self) -> dict[str, str]:
         """The stack's parameters for the local run."""
-        return {"DestinationRegions": ",".join(DESTINATION_REGIONS), "LookbackHours": str(self.lookback_hours)}
+        return {
+            "DestinationRegions": ",".join(DESTINATION_REGIONS),
+            "LookbackHours": str(self.lookback_hours),
+            "RestoreDrillSubnets": self.drill_subnets,
+        }
 
     def environment(self, binary: str) -> dict[str, str]:
         """A function's environment: the template's variables, as deployed, plus the test's
@@ -364,9 +399,20 @@ class Stack:
         pages = self.hsm(region).get_paginator("describe_backups").paginate(Filters={"sourceBackupIds": [backup_id]})
         return [b for page in pages for b in page["Backups"]]
 
-    def executions(self) -> list[dict]:
-        pages = self.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn)
+    def executions(self, machine: str | None = None) -> list[dict]:
+        """The copy tracker's executions (or those of `machine`, an ARN)."""
+        arn = machine or self.state_machine_arn
+        pages = self.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=arn)
         return [e for page in pages for e in page["executions"]]
+
+    def wait_for_drills(self, count: int, timeout: float = 180) -> list[dict]:
+        """Waits until `count` drill executions exist and none is RUNNING."""
+
+        def done() -> list[dict] | None:
+            runs = self.executions(self.drill_state_machine_arn)
+            return runs if len(runs) >= count and all(r["status"] != "RUNNING" for r in runs) else None
+
+        return wait_until(f"{count} drills to finish", done, timeout=timeout, interval=0.5)
 
     def wait_for_executions(self, count: int, timeout: float = 180) -> list[dict]:
         """Waits until `count` executions exist and none is RUNNING."""

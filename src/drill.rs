@@ -56,6 +56,9 @@ pub enum NoDrill {
     StillRunning,
     /// As many drills as allowed are running in the region.
     RegionBusy,
+    /// This hour's drill of the cluster in the region has run already (drills are named per
+    /// hour, so a schedule event delivered twice starts one).
+    RanThisHour,
 }
 
 /// The drills to run: each selected cluster in each region with subnets, from its newest READY

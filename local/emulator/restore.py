@@ -9,7 +9,8 @@ say which error), and answers CREATE_IN_PROGRESS; after ``restoreDelaySeconds`` 
 ACTIVE with no HSMs (AWS does not say so in prose; its examples and Terraform's waiter do), with
 the source cluster's certificate, or DEGRADED when ``failRestores`` is on. It has no HSMs, so no
 backup is made. ``DeleteCluster`` refuses a cluster still being created or holding HSMs, then
-shows DELETE_IN_PROGRESS for ``deleteDelaySeconds`` before the cluster is gone."""
+shows DELETE_IN_PROGRESS for ``deleteDelaySeconds``, then DELETED for
+``deletedClusterListedSeconds`` (a deleted cluster counts against no quota) before it is gone."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def install(emu: Emulator) -> None:
         with emu.lock:
             settle(emu, self)
             quota = emu.config["clusterQuota"]
-            if quota is not None and len(self.clusters) >= int(quota):
+            alive = [c for c in self.clusters.values() if c.state != "DELETED"]
+            if quota is not None and len(alive) >= int(quota):
                 raise ClientError(str(emu.config["clusterQuotaErrorCode"]),
                                   f"The cluster limit for this region ({quota}) has been reached")
             self.clusters[cluster.cluster_id] = cluster
@@ -68,7 +70,7 @@ def install(emu: Emulator) -> None:
             cluster = self.clusters.get(cluster_id)
             if cluster is None:
                 raise ClientError("CloudHsmResourceNotFoundException", f"Cluster {cluster_id} not found")
-            if cluster.state in ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS"):
+            if cluster.state in ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "DELETED"):
                 raise ClientError("CloudHsmInvalidRequestException", f"Cluster {cluster_id} is {cluster.state}")
             if cluster.hsms:
                 raise ClientError("CloudHsmInvalidRequestException", f"Cluster {cluster_id} still has HSMs: delete them first")
@@ -89,15 +91,24 @@ def install(emu: Emulator) -> None:
 
 
 def settle(emu: Emulator, backend: Any) -> None:
-    """Moves clusters whose time has come: a restore to ACTIVE (or DEGRADED), a deletion to gone."""
+    """Moves clusters whose time has come: a restore to ACTIVE (or DEGRADED), a deletion to
+    DELETED, a DELETED cluster out of the listing (as long after its deletion as the switch says
+    now)."""
     now = time.time()
     for cluster_id, cluster in list(backend.clusters.items()):
+        if cluster.state == "DELETED":
+            if now >= cluster.deleted_at + float(emu.config["deletedClusterListedSeconds"]):
+                del backend.clusters[cluster_id]
+            continue
         at = getattr(cluster, "settles_at", None)
         if at is None or now < at:
             continue
         cluster.settles_at = None
         if cluster.state == "DELETE_IN_PROGRESS":
-            del backend.clusters[cluster_id]
+            cluster.state, cluster.state_message = "DELETED", "The cluster has been deleted."
+            cluster.deleted_at = at
+            if now >= at + float(emu.config["deletedClusterListedSeconds"]):
+                del backend.clusters[cluster_id]
         elif cluster.state == "CREATE_IN_PROGRESS" and cluster.ends_degraded:
             cluster.state, cluster.state_message = "DEGRADED", "The restore from the backup failed (injected)."
         elif cluster.state == "CREATE_IN_PROGRESS":

@@ -63,12 +63,15 @@ DEFAULTS: dict[str, Any] = {
     # Clusters restored from a backup (see restore.py): ACTIVE this many seconds after
     # CreateCluster, or DEGRADED with failRestores; at most clusterQuota clusters per region
     # (AWS's default quota is 4; null = no limit), beyond it refused with clusterQuotaErrorCode
-    # (AWS does not say which); a deleted cluster is DELETE_IN_PROGRESS for deleteDelaySeconds.
+    # (AWS does not say which); a deleted cluster is DELETE_IN_PROGRESS for deleteDelaySeconds,
+    # then still listed as DELETED for deletedClusterListedSeconds (AWS does not say how long;
+    # Terraform's waiter treats a listed DELETED cluster as gone).
     "restoreDelaySeconds": 3.0,
     "failRestores": False,
     "clusterQuota": 4,
     "clusterQuotaErrorCode": "CloudHsmInvalidRequestException",
     "deleteDelaySeconds": 2.0,
+    "deletedClusterListedSeconds": 10.0,
 }
 
 

@@ -51,7 +51,12 @@ def test_a_restore_becomes_active_with_the_source_identity_and_is_deleted_once_c
     assert restored["Certificates"]["ClusterCertificate"] == source["Certificates"]["ClusterCertificate"]
     assert len(moto.hsm(DR).describe_backups()["Backups"]) == backups_before, "a cluster without HSMs makes no backup"
     assert moto.hsm(DR).delete_cluster(ClusterId=made["ClusterId"])["Cluster"]["State"] == "DELETE_IN_PROGRESS"
-    wait_until("the deletion", lambda: state(moto, made["ClusterId"]) is None, timeout=30)
+    # Listed as DELETED for a while (AWS does not say how long), then gone.
+    wait_until("the deletion", lambda: state(moto, made["ClusterId"]) == "DELETED", timeout=30)
+    with pytest.raises(ClientError, match="DELETED"):
+        moto.hsm(DR).delete_cluster(ClusterId=made["ClusterId"])
+    moto.control("POST", "config", {"deletedClusterListedSeconds": 0.5})
+    wait_until("the deleted cluster to go", lambda: state(moto, made["ClusterId"]) is None, timeout=30)
 
 
 def test_a_restore_needs_a_ready_backup_of_the_same_type_and_mode(moto):
@@ -77,5 +82,5 @@ def test_the_cluster_quota_and_failed_restores(moto):
     assert over.value.response["Error"]["Code"] == "CloudHsmServiceException"
     wait_until("the failed restore", lambda: state(moto, first["ClusterId"]) == "DEGRADED", timeout=30)
     moto.hsm(DR).delete_cluster(ClusterId=first["ClusterId"])
-    wait_until("the deletion", lambda: state(moto, first["ClusterId"]) is None, timeout=30)
+    wait_until("the deletion", lambda: state(moto, first["ClusterId"]) == "DELETED", timeout=30)
     assert restore(moto, copy)["State"] == "CREATE_IN_PROGRESS", "the quota counts live clusters only"

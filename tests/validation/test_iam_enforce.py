@@ -73,7 +73,31 @@ def test_the_copy_call_needs_its_tag_actions_on_the_source_and_the_copy():
     assert checks[0].context["aws:ResourceTag/team"] == "x"
     assert checks[1].context["aws:TagKeys"] == ["k"] and checks[1].context["aws:RequestTag/k"] == "v"
     # Operations without a model are refused to roles (the caller denies on None).
-    assert checks_for("cloudhsm", "DeleteCluster", {}, "us-east-1", "1", lambda r, i: {}) is None
+    assert checks_for("cloudhsm", "CreateHsm", {}, "us-east-1", "1", lambda r, i: {}) is None
+
+
+def test_a_restore_needs_the_backup_the_tags_the_service_role_and_the_network():
+    params = {"SourceBackupId": "backup-copycopycopy", "HsmType": "hsm2m.medium", "SubnetIds": ["subnet-0a1b2c3d"],
+              "TagList": [{"Key": "drill", "Value": "dr"}]}
+    checks = checks_for("cloudhsm", "CreateCluster", params, "us-west-2", "123456789012", lambda r, i: {"source": "x"})
+    by_action = {c.action: c for c in checks}
+    create = by_action["cloudhsm:CreateCluster"]
+    assert create.resource == "arn:aws:cloudhsm:us-west-2:123456789012:backup/backup-copycopycopy"
+    assert create.context["aws:RequestTag/drill"] == "dr" and create.context["aws:ResourceTag/source"] == "x"
+    assert by_action["cloudhsm:TagResource"].resource.startswith("arn:aws:cloudhsm:us-west-2:123456789012:cluster/")
+    assert by_action["iam:CreateServiceLinkedRole"].context["iam:AWSServiceName"] == "cloudhsm.amazonaws.com"
+    assert {"ec2:CreateSecurityGroup", "ec2:DescribeSubnets"} <= set(by_action)
+    network = {(c.action, c.resource.split(":")[-1].split("/")[0]) for c in checks if c.action.startswith("ec2:")}
+    assert {("ec2:DescribeSubnets", "*"), ("ec2:CreateSecurityGroup", "security-group"), ("ec2:CreateSecurityGroup", "vpc")} <= network
+    delete = checks_for("cloudhsm", "DeleteCluster", {"ClusterId": "cluster-drilldrill1"}, "us-west-2", "123456789012",
+                        lambda r, i: {"drill": "dr"} if i == "cluster-drilldrill1" else {})
+    assert delete[0].resource == "arn:aws:cloudhsm:us-west-2:123456789012:cluster/cluster-drilldrill1"
+    assert delete[0].context["aws:ResourceTag/drill"] == "dr"
+    policy = allow(Action="cloudhsm:DeleteCluster", Resource="arn:aws:cloudhsm:*:123456789012:cluster/*",
+                   Condition={"StringEquals": {"aws:ResourceTag/drill": "dr"}})
+    assert evaluate([policy], delete[0])[0]
+    untagged = checks_for("cloudhsm", "DeleteCluster", {"ClusterId": "cluster-production1"}, "us-west-2", "123456789012", lambda r, i: {})
+    assert not evaluate([policy], untagged[0])[0]
 
 
 def test_parameters_are_checked_one_by_one_on_their_own_arns():

@@ -108,13 +108,8 @@ NO_RESOURCE_LEVEL = {
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
-    # CreateCluster's network: the security group does not exist before the call.
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
-    "ec2:CreateSecurityGroup",
-    "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:AuthorizeSecurityGroupEgress",
-    "ec2:RevokeSecurityGroupEgress",
 }
 
 

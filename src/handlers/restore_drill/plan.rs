@@ -103,7 +103,7 @@ where
                 Ok(StartOutcome::AlreadyExists) => {
                     summary
                         .skipped
-                        .push((job.source_cluster_id, job.destination_region, NoDrill::StillRunning))
+                        .push((job.source_cluster_id, job.destination_region, NoDrill::RanThisHour))
                 }
                 Err(e) => failures.push(format!("cannot start {name}: {e}")),
             }
