@@ -1,11 +1,12 @@
 //! `dr-status`: the DR posture for a person on a bad day, as a table (or `--json`). It reads AWS
 //! with the caller's credentials and changes nothing: DescribeClusters and DescribeBackups in the
-//! source region, DescribeBackups and the restore kits (GetParameters) in each destination, and
-//! the tracker's running executions.
+//! source region, DescribeBackups and the restore kits and drill records (GetParameters) in each
+//! destination, and the tracker's running executions.
 
 use tracing::warn;
 
 use crate::cluster::Cluster;
+use crate::drill::record::record_name;
 use crate::error::AwsError;
 use crate::ports::{BackupApi, BackupQuery, ExecutionApi, ParameterStore};
 use crate::posture::{Destination, Observed, Row, table};
@@ -15,7 +16,8 @@ pub const USAGE: &str =
     "usage: dr-status --destinations REGION[,REGION...] [--region SOURCE_REGION] [--stack STACK_NAME] [--json]
 
 Prints, per source cluster and destination region: the newest READY copy, its age, HsmType and
-Mode, whether the restore kit there names it, and the copies and executions in flight. Reads
+Mode, whether the restore kit there names it, the last restore drill there, and the copies and
+executions in flight. Reads
 with your credentials (AWS_PROFILE, ...) and changes nothing. --region defaults to AWS_REGION,
 --stack to cloudhsm-backup-copy.";
 
@@ -161,9 +163,15 @@ async fn read_destination<B: BackupApi, P: ParameterStore>(
     ids.sort_unstable();
     ids.dedup();
     let prefix = args.kit_prefix();
+    // The kits and the drill records, in one read.
     let names: Vec<String> = ids
         .iter()
-        .map(|id| parameter_name(&prefix, &args.source_region, id))
+        .flat_map(|id| {
+            [
+                parameter_name(&prefix, &args.source_region, id),
+                record_name(&prefix, &args.source_region, id),
+            ]
+        })
         .collect();
     destination.kits = if names.is_empty() {
         Some(Default::default())

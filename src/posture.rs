@@ -12,8 +12,10 @@ use crate::job::destination_of;
 use crate::restore_kit::RestoreKit;
 use crate::time::{EpochSeconds, to_rfc3339};
 
+mod last_drill;
 mod table;
 
+pub use last_drill::LastDrill;
 pub use table::table;
 
 /// What each destination holds, as read for the posture.
@@ -21,7 +23,8 @@ pub use table::table;
 pub struct Destination {
     /// Every backup listed there (copies of every source, any state).
     pub backups: Vec<Backup>,
-    /// The restore kits found there, by parameter name; `None` when they could not be read.
+    /// The restore kits and drill records found there, by parameter name; `None` when they
+    /// could not be read.
     pub kits: Option<HashMap<String, String>>,
     /// Why the region's backups could not be listed (its rows then say nothing of copies).
     pub unreadable: Option<String>,
@@ -54,6 +57,8 @@ pub struct Row {
     pub mode: Option<String>,
     pub cluster_mode: Option<String>,
     pub kit: KitState,
+    /// The last restore drill there (`None`: none recorded, or the records could not be read).
+    pub last_drill: Option<LastDrill>,
     /// Copies of the cluster still being made there.
     pub copies_in_progress: usize,
     /// Tracking executions running for the cluster's backups to this region (`None`: unknown).
@@ -107,6 +112,9 @@ pub fn posture(observed: &Observed, now: EpochSeconds) -> Vec<Row> {
             let newest = newest_ready_copy(&destination.backups, source, cluster_id);
             let parameter = crate::restore_kit::parameter_name(&observed.kit_prefix, source, cluster_id);
             let kit = kit_state(destination, &parameter, newest);
+            let record = crate::drill::record::record_name(&observed.kit_prefix, source, cluster_id);
+            let stored = destination.kits.as_ref().and_then(|kits| kits.get(&record));
+            let last_drill = LastDrill::from_stored(stored.map(String::as_str), now);
             let copies_in_progress = destination
                 .backups
                 .iter()
@@ -135,6 +143,7 @@ pub fn posture(observed: &Observed, now: EpochSeconds) -> Vec<Row> {
                 mode: newest.and_then(|b| b.mode.clone()),
                 cluster_mode: known(cluster_id).and_then(|c| c.mode.clone()),
                 kit,
+                last_drill,
                 copies_in_progress,
                 executions_running,
                 unreadable: destination.unreadable.clone(),

@@ -13,6 +13,7 @@ pub fn table(rows: &[Row]) -> String {
         "HSM TYPE".into(),
         "MODE".into(),
         "KIT".into(),
+        "LAST DRILL".into(),
         "IN PROGRESS".into(),
         "RUNNING".into(),
     ]];
@@ -33,6 +34,11 @@ pub fn table(rows: &[Row]) -> String {
             opt(&r.hsm_type),
             mode,
             r.kit.label(),
+            match (&r.last_drill, &r.kit) {
+                (Some(drill), _) => drill.label(),
+                (None, super::KitState::Unknown) => "?".into(),
+                (None, _) => "none".into(),
+            },
             r.copies_in_progress.to_string(),
             r.executions_running.map_or_else(|| "?".into(), |n| n.to_string()),
         ]);

@@ -13,10 +13,53 @@ import json
 from stack import SOURCE_REGION, STACK_NAME, check_request, copy_request, schedule_event, wait_until
 
 NOT_EMULATED = {"Logs", "Trace", "DeliverLogs", "DeadLetters"}
+DRILL_ROLES = ("RestoreDrillRole", "RestoreDrillStateMachineRole")
+
+
+def all_statements(stack) -> dict[tuple[str, str], dict]:
+    """(role, Sid) -> the inline policy holding that statement."""
+    found = {}
+    for logical, role in stack.deployment.roles.items():
+        for policy in role["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                found[(logical, statement["Sid"])] = policy
+    return found
+
+
+def statements_of(stack, role: str) -> set[str]:
+    return {sid for (r, sid) in all_statements(stack) if r == role and sid not in NOT_EMULATED}
+
+
+def assert_each_statement_needed(stack, flows: dict) -> None:
+    """Every flow works with all statements; without any one statement, the flow it exists for
+    fails, and because that statement's actions were denied to its role."""
+    iam = stack.client("iam")
+    statements = all_statements(stack)
+    for flow in set(flows.values()):
+        assert flow(), f"{flow.__name__} fails with every statement in place"
+    unbroken = []
+    for (logical, sid), flow in flows.items():
+        policy = statements[(logical, sid)]
+        reduced = {**policy["PolicyDocument"], "Statement": [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] != sid]}
+        role_name = f"{STACK_NAME}-{logical}"
+        iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(reduced))
+        try:
+            works = flow()
+        finally:
+            iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        denials = stack.control("POST", "denials")
+        removed = next(s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == sid)
+        actions = set(removed["Action"] if isinstance(removed["Action"], list) else [removed["Action"]])
+        # Broken because of this statement: one of its actions was denied to this role.
+        cause = [d for den in denials for d in den["denied"] if d["action"] in actions and d["principal"] == role_name]
+        print(f"without {logical}/{sid}: {flow.__name__} -> {'works' if works else 'broken'}, {len(cause)} denial(s) of {sorted(actions)}")
+        if works or not cause:
+            unbroken.append((logical, sid))
+    assert unbroken == [], f"statements whose removal breaks nothing: {unbroken}"
 
 
 def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
-    iam, sfn = stack.client("iam"), stack.client("stepfunctions")
+    sfn = stack.client("stepfunctions")
     cluster_id, _ = stack.create_cluster()
     runs = iter(range(1000))
 
@@ -86,37 +129,12 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         ("CopyTrackerRole", "InvokeSteps"): execution_works,
         ("CopyTrackerRole", "Announce"): execution_works,
     }
-    # PruneOwnCopies is shown by test_pruning_needs_its_statement_and_nothing_else_can_delete.
-    covered = set(flows) | {("StartCopyRole", "PruneOwnCopies")}
-    statements = {}
-    for logical, role in stack.deployment.roles.items():
-        for policy in role["Properties"]["Policies"]:
-            for statement in policy["PolicyDocument"]["Statement"]:
-                statements[(logical, statement["Sid"])] = policy
-    exercisable = {k for k in statements if k[1] not in NOT_EMULATED}
+    # PruneOwnCopies is shown by test_pruning_needs_its_statement_and_nothing_else_can_delete, the
+    # drills' statements by test_every_drill_statement_is_needed_by_a_drill.
+    covered = set(flows) | {("StartCopyRole", "PruneOwnCopies")} | {(role, sid) for role in DRILL_ROLES for sid in statements_of(stack, role)}
+    exercisable = {k for k in all_statements(stack) if k[1] not in NOT_EMULATED}
     assert exercisable == covered, exercisable ^ covered
-
-    for flow in set(flows.values()):
-        assert flow(), f"{flow.__name__} fails with every statement in place"
-    unbroken = []
-    for (logical, sid), flow in flows.items():
-        policy = statements[(logical, sid)]
-        reduced = {**policy["PolicyDocument"], "Statement": [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] != sid]}
-        role_name = f"{STACK_NAME}-{logical}"
-        iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(reduced))
-        try:
-            works = flow()
-        finally:
-            iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
-        denials = stack.control("POST", "denials")
-        removed = next(s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == sid)
-        actions = set(removed["Action"] if isinstance(removed["Action"], list) else [removed["Action"]])
-        # Broken because of this statement: one of its actions was denied to this role.
-        cause = [d for den in denials for d in den["denied"] if d["action"] in actions and d["principal"] == role_name]
-        print(f"without {logical}/{sid}: {flow.__name__} -> {'works' if works else 'broken'}, {len(cause)} denial(s) of {sorted(actions)}")
-        if works or not cause:
-            unbroken.append((logical, sid))
-    assert unbroken == [], f"statements whose removal breaks nothing: {unbroken}"
+    assert_each_statement_needed(stack, flows)
     stack.wait_for_executions(0, timeout=180)
     stack.control("POST", "denials")
 
@@ -149,3 +167,37 @@ def test_pruning_needs_its_statement_and_nothing_else_can_delete(stack):
     except hsm.exceptions.CloudHsmAccessDeniedException:
         pass
     assert stack.control("POST", "denials")
+
+
+def test_every_drill_statement_is_needed_by_a_drill(stack):
+    """The drill role and the drill state machine's: each statement is needed by a planning run
+    or by a drill that succeeds (its cluster made, checked, deleted, the outcome recorded and
+    announced)."""
+    sfn = stack.client("stepfunctions")
+    cluster_id, backup_id = stack.create_cluster()
+    assert stack.invoke("start-copy", schedule_event("sweep-for-a-drill"))[1] is None
+    copy = wait_until("a READY copy", lambda: next((c for c in stack.copies(backup_id, "us-west-2") if c["BackupState"] == "READY"), None), timeout=120)
+    job = {"sourceRegion": SOURCE_REGION, "sourceClusterId": cluster_id, "destinationRegion": "us-west-2", "backupId": copy["BackupId"],
+           "hsmType": copy["HsmType"], "mode": copy["Mode"], "subnetIds": ["subnet-0a1b2c3d"]}
+    runs = iter(range(1000))
+
+    def plan_works() -> bool:
+        summary, error = stack.invoke("restore-drill", {"action": "plan"})
+        return error is None and bool(summary["started"] or summary["skipped"])
+
+    def drill_works() -> bool:
+        # Started directly (the planner names one drill per hour); the name is still one the
+        # function admits for this job.
+        name = f"drill.{cluster_id}.us-west-2.{2000000000 + next(runs)}"
+        arn = sfn.start_execution(stateMachineArn=stack.drill_state_machine_arn, name=name, input=json.dumps(job))["executionArn"]
+        done = wait_until("the drill to end", lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d, timeout=180)
+        outcome = json.loads(done.get("output") or "{}").get("outcome", {})
+        return done["status"] == "SUCCEEDED" and outcome.get("cleanedUp") is True and outcome.get("recordError") is None
+
+    plan_statements = {"ListBackupsAndClusters", "StartDrills"}
+    flows = {("RestoreDrillRole", sid): plan_works if sid in plan_statements else drill_works for sid in statements_of(stack, "RestoreDrillRole")}
+    flows[("RestoreDrillStateMachineRole", "InvokeSteps")] = drill_works
+    assert set(flows) == {(r, sid) for r in DRILL_ROLES for sid in statements_of(stack, r)}
+    assert_each_statement_needed(stack, flows)
+    stack.wait_for_drills(0, timeout=180)
+    stack.control("POST", "denials")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from stack import SOURCE_REGION, STACK_NAME, schedule_event, wait_until
+from test_dr_status import dr_status
 
 DR = "us-west-2"
 DRILL_TAG = "cloudhsm-backup-copy:drill"
@@ -75,6 +76,13 @@ def test_a_drill_restores_the_newest_copy_verifies_it_and_deletes_it(stack):
     assert error is None
     ages = [json.loads(line) for line in stack.function_log("start-copy").splitlines() if '"SuccessfulDrillAgeHours"' in line]
     assert any(a["ClusterId"] == cluster_id and a["DestinationRegion"] == DR and a["SuccessfulDrillAgeHours"] < 1 for a in ages), ages
+    # dr-status shows it, in the table and the JSON.
+    rows = json.loads(dr_status(stack, "--destinations", "us-west-2,eu-west-1", "--json").stdout)
+    last = {r["destinationRegion"]: r["lastDrill"] for r in rows if r["clusterId"] == cluster_id}
+    assert last["us-west-2"]["result"] == "SUCCEEDED" and last["us-west-2"]["backupId"] == copy["BackupId"], last
+    assert last["eu-west-1"] is None, "no drill runs where no subnets are given"
+    table = dr_status(stack, "--destinations", "us-west-2,eu-west-1").stdout
+    assert "LAST DRILL" in table and "SUCCEEDED 0.0 h ago" in table, table
 
 
 def test_a_failed_restore_fails_the_drill_says_why_and_still_cleans_up(stack):
