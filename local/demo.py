@@ -3,7 +3,8 @@
 A cluster's backup in us-east-1 is announced with the custom "CloudHSM Backup Created" event;
 start-copy (the real binary, served by cargo lambda watch) starts one tracking execution per
 destination; the real state machine, running in moto, requests each copy and loops on the real
-check-copy until the copy is READY in us-west-2 and eu-west-1.
+check-copy until the copy is READY in us-west-2 and eu-west-1. Then a restore drill restores
+the copy in us-west-2 as a cluster, checks it, deletes it, and `dr-status` prints the posture.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from stack import DESTINATION_REGIONS, SOURCE_REGION, Stack, backup_created_event, schedule_event, wait_until
+from stack import DESTINATION_REGIONS, DRILL_SUBNETS, SOURCE_REGION, Stack, backup_created_event, schedule_event, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +27,7 @@ def dr_status(stack: Stack) -> subprocess.CompletedProcess:
     return subprocess.run([str(ROOT / "target" / "debug" / "dr-status"), "--destinations", ",".join(DESTINATION_REGIONS)],
                           env=env, capture_output=True, text=True, timeout=120)
 COPY_DELAY_SECONDS = 6.0
+DRILL_REGION = DRILL_SUBNETS.split("=", 1)[0]
 TIMEOUT_SECONDS = 180
 
 
@@ -38,17 +40,17 @@ def main() -> int:
     say("cloudhsm-backup-copy demo: the real functions and state machine on a local AWS stack")
     say("(moto, extended with CopyBackupToRegion; cargo lambda watch; no AWS account, no Docker)")
     say()
-    say("[1/7] Starting the local stack ...")
+    say("[1/8] Starting the local stack ...")
     with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS) as stack:
         ports = ", ".join(f"{f} :{p}" for f, p in stack.lambda_ports.items())
         say(f"      moto on 127.0.0.1:{stack.moto_port}; functions {ports}; logs in {stack.log_dir}")
         say("      each function runs as the role the template gives it, with IAM enforced")
 
-        say(f"[2/7] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
+        say(f"[2/8] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
         cluster_id, backup_id = stack.create_cluster(tags=[{"Key": "team", "Value": "payments"}])
         say(f"      cluster {cluster_id}; its backup {backup_id} is READY")
 
-        say('[3/7] Sending the "CloudHSM Backup Created" event to start-copy ...')
+        say('[3/8] Sending the "CloudHSM Backup Created" event to start-copy ...')
         summary, error = stack.invoke("start-copy", backup_created_event(backup_id, cluster_id))
         if error:
             say(f"      start-copy failed: {summary}")
@@ -56,7 +58,7 @@ def main() -> int:
         for item in summary["started"]:
             say(f"      started {item['executionName']}")
 
-        say(f"[4/7] Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
+        say(f"[4/8] Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
         last: dict[str, str] = {}
 
         def progress() -> bool:
@@ -71,7 +73,7 @@ def main() -> int:
 
         wait_until("the copies to finish", progress, timeout=TIMEOUT_SECONDS, interval=0.5)
 
-        say("[5/7] Outcome, as announced on EventBridge:")
+        say("[5/8] Outcome, as announced on EventBridge:")
         events = stack.announcements(wait=3)
         ok = True
         say(f"      {'region':<10} {'copy':<20} {'event':<31} {'attempts':>8} {'checks':>6} {'seconds':>7}")
@@ -88,7 +90,7 @@ def main() -> int:
             states = [c["BackupState"] for c in stack.copies(backup_id, region)]
             ok &= states == ["READY"]
 
-        say("[6/7] The hourly sweep: nothing left to copy; freshness of each DR region:")
+        say("[6/8] The hourly sweep: nothing left to copy; freshness of each DR region:")
         sweep, error = stack.invoke("start-copy", schedule_event())
         if error:
             say(f"      the sweep failed: {sweep}")
@@ -102,15 +104,30 @@ def main() -> int:
         say(f"      restore kits in the DR regions: {kits}")
         ok &= sum(kits.values()) == len(DESTINATION_REGIONS) and "FAILED" not in kits
 
-        say("[7/7] The DR posture, as `dr-status` prints it on a bad day:")
+        say(f"[7/8] A restore drill: a cluster restored from the newest copy in {DRILL_REGION}, checked, deleted ...")
+        plan, error = stack.invoke("restore-drill", {"action": "plan"})
+        if error:
+            say(f"      the drill could not be planned: {plan}")
+            return 1
+        say(f"      started {', '.join(plan['started'])}")
+        (drill,) = stack.wait_for_drills(1, timeout=TIMEOUT_SECONDS)
+        announced = [e for e in stack.announcements(wait=3) if e["detail-type"].startswith("CloudHSM Restore Drill")]
+        for event in announced:
+            d = event["detail"]
+            say(f"      {event['detail-type']}: drill cluster {d['drillClusterId']} from {d['backupId']} "
+                f"in {d['durationSeconds']} s, {d['checks']} check(s), deleted: {d['cleanedUp']}")
+        ok &= drill["status"] == "SUCCEEDED" and [e["detail"]["cleanedUp"] for e in announced] == [True]
+
+        say("[8/8] The DR posture, as `dr-status` prints it on a bad day:")
         status = dr_status(stack)
         for line in status.stdout.splitlines():
             say(f"      {line}")
         ok &= status.returncode == 0 and status.stdout.count("current") == len(DESTINATION_REGIONS)
+        ok &= "SUCCEEDED" in status.stdout
         say()
         if ok:
             say(f"Done in {time.monotonic() - started:.0f}s: backup {backup_id} has exactly one READY copy in each of "
-                f"{', '.join(DESTINATION_REGIONS)}.")
+                f"{', '.join(DESTINATION_REGIONS)}, and the copy in {DRILL_REGION} restored in a drill.")
             return 0
         say("The demo did not end as expected; see the logs above.")
         return 1
