@@ -13,13 +13,16 @@ use std::sync::Mutex;
 use support::invoke;
 
 use cloudhsm_backup_copy::backup::Backup;
-use cloudhsm_backup_copy::config::{CheckCopyConfig, CopyStepConfig, StartCopyConfig};
+use cloudhsm_backup_copy::config::{CheckCopyConfig, CopyStepConfig, RestoreDrillConfig, StartCopyConfig};
+use cloudhsm_backup_copy::drill::DrillSubnets;
 use cloudhsm_backup_copy::error::{AwsError, Classified, MAX_MESSAGE_CHARS, diagnostic};
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
+use cloudhsm_backup_copy::handlers::restore_drill::RestoreDrill;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{
-    Announcement, BackupApi, BackupQuery, EventPublisher, ExecutionApi, ExecutionStatus, ParameterStore, StartOutcome,
+    Announcement, BackupApi, BackupQuery, ClusterApi, EventPublisher, ExecutionApi, ExecutionStatus, ParameterStore,
+    Restore, StartOutcome,
 };
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::Cluster;
@@ -98,6 +101,17 @@ impl ExecutionApi for Counting {
     }
 }
 
+impl ClusterApi for Counting {
+    async fn create_cluster(&self, _: &str, _: &Restore<'_>) -> Result<String, AwsError> {
+        self.count();
+        Ok("cluster-drilldrill01".into())
+    }
+    async fn delete_cluster(&self, _: &str, _: &str) -> Result<(), AwsError> {
+        self.count();
+        Ok(())
+    }
+}
+
 fn scope() -> Scope {
     Scope {
         destination_regions: vec!["us-west-2".into()],
@@ -133,6 +147,69 @@ fn start_copy() -> StartCopy<Counting, Counting, Counting, Counting> {
             ..support::start_copy_config()
         },
     }
+}
+
+fn restore_drill() -> RestoreDrill<Counting, Counting, Counting, Counting> {
+    RestoreDrill {
+        hsm: Counting::default(),
+        executions: Counting::default(),
+        parameters: Counting::default(),
+        events: Counting::default(),
+        config: RestoreDrillConfig {
+            source_region: "us-east-1".into(),
+            destination_regions: vec!["us-west-2".into()],
+            subnets: DrillSubnets::parse("us-west-2=subnet-0a1b2c3d").unwrap(),
+            stack_name: "dr".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:dr-restore-drill".into(),
+            selection: cloudhsm_backup_copy::selection::ClusterSelection::default(),
+            max_drills_per_region: 1,
+            record_prefix: "/cloudhsm-backup-copy/dr".into(),
+            event_bus_name: "default".into(),
+        },
+    }
+}
+
+fn drill_calls(svc: &RestoreDrill<Counting, Counting, Counting, Counting>) -> usize {
+    svc.hsm.calls() + svc.executions.calls() + svc.parameters.calls() + svc.events.calls()
+}
+
+/// A drill step the state machine would send, with one job field (or the run) replaced by
+/// another value (never the one it had).
+fn forged_drill_step() -> impl Strategy<Value = Value> {
+    let field = prop_oneof![
+        Just("sourceRegion"),
+        Just("sourceClusterId"),
+        Just("destinationRegion"),
+        Just("backupId"),
+        Just("hsmType"),
+        Just("mode"),
+        Just("subnetIds"),
+        Just("run"),
+    ];
+    let action = prop_oneof![Just("create"), Just("check"), Just("clean"), Just("finish")];
+    (action, field, prop_oneof![bad_id().prop_map(Value::String), any_json()]).prop_map(|(action, field, value)| {
+        let mut step = json!({
+            "action": action,
+            "job": {"sourceRegion": "us-east-1", "sourceClusterId": "cluster-kzlczlspnho", "destinationRegion": "us-west-2",
+                    "backupId": "backup-copycopycopy", "hsmType": "hsm2m.medium", "mode": "FIPS", "subnetIds": ["subnet-0a1b2c3d"]},
+            "run": "drill.cluster-kzlczlspnho.us-west-2.2026112604",
+            "progress": {"startedAt": "2026-11-26T04:00:00Z", "next": "WAIT", "clusterId": "cluster-drilldrill01"},
+            "cleanup": {},
+            "policy": {"initialWaitSeconds": 1, "maxWaitSeconds": 2, "backoffPercent": 200, "deadlineSeconds": 30, "maxCleanAttempts": 3},
+        });
+        if action == "finish" {
+            step.as_object_mut().unwrap().remove("policy");
+        }
+        if action == "create" || action == "check" {
+            step.as_object_mut().unwrap().remove("cleanup");
+        }
+        let slot = if field == "run" { &mut step["run"] } else { &mut step["job"][field] };
+        let changed = *slot != value;
+        *slot = value;
+        (step, changed)
+    })
+    .prop_filter("the value replaced", |(_, changed)| *changed)
+    .prop_map(|(step, _)| step)
 }
 
 /// Any JSON, including huge strings and deep nesting.
@@ -320,5 +397,24 @@ proptest! {
         prop_assert!(err.is_some());
         prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
         prop_assert_eq!(svc.backups.calls(), 0);
+    }
+
+    #[test]
+    fn restore_drill_survives_any_json(payload in any_json()) {
+        prop_assume!(payload != json!({"action": "plan"}));
+        let svc = restore_drill();
+        let err = runtime().block_on(invoke(&svc, payload, NOW)).err();
+        prop_assert!(err.is_some());
+        prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
+        prop_assert_eq!(drill_calls(&svc), 0);
+    }
+
+    #[test]
+    fn restore_drill_refuses_a_drill_it_would_not_plan_without_calling_aws(step in forged_drill_step()) {
+        let svc = restore_drill();
+        let err = runtime().block_on(invoke(&svc, step.clone(), NOW)).err();
+        prop_assert!(err.is_some(), "accepted {}", step);
+        prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
+        prop_assert_eq!(drill_calls(&svc), 0);
     }
 }
