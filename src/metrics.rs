@@ -14,6 +14,9 @@ pub const KITS_FAILED_METRIC: &str = "RestoreKitsFailed";
 /// Clusters whose newest copy in the region has another mode than the cluster.
 pub const MODE_MISMATCH_METRIC: &str = "ModeMismatches";
 
+/// Copies a region lists as CREATE_IN_PROGRESS (of the backups the sweep looked up): what is in
+/// flight there.
+pub const IN_PROGRESS_METRIC: &str = "CopiesInProgress";
 /// Restore drills finished in a region, by their result (the drill's finish step writes them).
 pub const DRILLS_SUCCEEDED_METRIC: &str = "RestoreDrillsSucceeded";
 pub const DRILLS_FAILED_METRIC: &str = "RestoreDrillsFailed";
@@ -63,6 +66,13 @@ pub fn region_count_line(metric: &str, destination_region: &str, count: usize, n
         metric: count,
     })
     .to_string()
+}
+
+/// Writes [`region_count_line`] for each (metric, count) of one region.
+pub fn emit_region_counts(destination_region: &str, counts: &[(&str, usize)], now: EpochSeconds) {
+    for (metric, count) in counts {
+        emit(&region_count_line(metric, destination_region, *count, now));
+    }
 }
 
 /// Writes one EMF line to stdout, where Lambda's log capture picks it up as is (it must not go

@@ -39,6 +39,16 @@ pub(crate) fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D
     }
 }
 
+/// The wait after one of `previous` seconds (0: the first wait, `initial`): `percent` of it,
+/// rounded up, at most `max`. The copy tracker and the restore drills both wait so.
+pub fn grown_wait(previous: u32, initial: u32, percent: u32, max: u32) -> u32 {
+    if previous == 0 {
+        return initial;
+    }
+    let grown = (u64::from(previous) * u64::from(percent)).div_ceil(100);
+    u32::try_from(grown).unwrap_or(u32::MAX).min(max)
+}
+
 impl PollPolicy {
     pub fn validate(&self) -> Result<(), TrackingError> {
         let fail = |m: &str| Err(TrackingError::InvalidInput(format!("policy: {m}")));
@@ -62,11 +72,12 @@ impl PollPolicy {
 
     /// The wait after a check that found the copy still on its way.
     pub fn next_wait(&self, previous: u32) -> u32 {
-        if previous == 0 {
-            return self.initial_wait_seconds;
-        }
-        let grown = (u64::from(previous) * u64::from(self.backoff_percent)).div_ceil(100);
-        u32::try_from(grown).unwrap_or(u32::MAX).min(self.max_wait_seconds)
+        grown_wait(
+            previous,
+            self.initial_wait_seconds,
+            self.backoff_percent,
+            self.max_wait_seconds,
+        )
     }
 }
 

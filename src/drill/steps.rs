@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DrillNext;
 use crate::error::{MAX_MESSAGE_CHARS, excerpt};
-use crate::poll_policy::number_or_string;
+use crate::poll_policy::{grown_wait, number_or_string};
 use crate::time::{EpochSeconds, parse_rfc3339};
 
 /// Where the drill's loop goes next.
@@ -58,11 +58,12 @@ impl DrillPolicy {
 
     /// The wait after one that lasted `previous` seconds (0: the first).
     pub fn next_wait(&self, previous: u32) -> u32 {
-        if previous == 0 {
-            return self.initial_wait_seconds;
-        }
-        let grown = (u64::from(previous) * u64::from(self.backoff_percent)).div_ceil(100);
-        u32::try_from(grown).unwrap_or(u32::MAX).min(self.max_wait_seconds)
+        grown_wait(
+            previous,
+            self.initial_wait_seconds,
+            self.backoff_percent,
+            self.max_wait_seconds,
+        )
     }
 }
 

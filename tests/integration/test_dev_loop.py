@@ -34,7 +34,7 @@ def test_the_readme_local_run_commands_work(tmp_path):
     try:
         wait_until("make stack to be ready", lambda: "ready:" in (tmp_path / "make-stack.log").read_text(errors="replace"), timeout=240)
         session = json.loads((tmp_path / "session.json").read_text())
-        assert set(session["functions"]) == {"start-copy", "copy-step", "check-copy"}
+        assert set(session["functions"]) == {"start-copy", "copy-step", "check-copy", "restore-drill"}
         answers = []
         for command in commands[1:]:
             result = subprocess.run(command.split(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -47,6 +47,8 @@ def test_the_readme_local_run_commands_work(tmp_path):
         # its deadline decides what comes next).
         assert (answers[1]["check"]["state"], answers[1]["check"]["copiesSeen"]) == ("NOT_VISIBLE", 0), answers[1]
         assert answers[2]["ignored"].startswith("a CopyBackupToRegion call"), answers[2]
+        # No cluster yet: the drill plan starts nothing, deletes nothing, and says so.
+        assert answers[3] == {"started": [], "skipped": [], "orphansDeleted": [], "orphansWaiting": []}, answers[3]
 
         # Stopping it (SIGTERM, not Ctrl-C's SIGINT: a shell ignores SIGINT in background jobs,
         # as CI may run us; the stack stops on either) removes the session. make may exit

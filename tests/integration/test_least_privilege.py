@@ -90,6 +90,26 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         counts = summary.get("restoreKitCounts", {}) if error is None else {}
         return sum(counts.values()) >= 2 and "FAILED" not in counts
 
+    # A drill record in each region (as a drill would leave it), whose age sweeps publish.
+    for region in ("us-west-2", "eu-west-1"):
+        record = {"version": 1, "sourceRegion": SOURCE_REGION, "sourceClusterId": cluster_id, "destinationRegion": region,
+                  "lastResult": "SUCCEEDED", "lastDrillAt": "2026-11-30T04:00:00Z", "lastBackupId": kept, "lastDurationSeconds": 300,
+                  "lastReason": None, "lastSucceededAt": "2026-11-30T04:00:00Z", "lastSucceededBackupId": kept,
+                  "firstDrillAt": "2026-11-23T04:00:00Z"}
+        stack.client("ssm", region).put_parameter(Name=f"/cloudhsm-backup-copy/{STACK_NAME}/{SOURCE_REGION}/drills/{cluster_id}",
+                                                  Value=json.dumps(record), Type="String", Overwrite=True)
+
+    def drill_ages_published() -> bool:
+        published = lambda: stack.function_log("start-copy").count('"SuccessfulDrillAgeHours"')  # noqa: E731
+        before = published()
+        _, error = stack.invoke("start-copy", schedule_event(f"sweep-{next(runs)}"))
+        if error is not None:
+            return False
+        try:
+            return bool(wait_until("the drill ages", lambda: published() >= before + 2, timeout=3))
+        except TimeoutError:
+            return False
+
     def readiness_announced() -> bool:
         # The cluster's kits are gone and cannot be written (every PutParameter fails): the
         # sweep must announce each as not stored.
@@ -121,6 +141,7 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         ("StartCopyRole", "StartTracking"): sweep_works,
         ("StartCopyRole", "InspectTracking"): sweep_works,
         ("StartCopyRole", "KeepRestoreKits"): kits_kept,
+        ("StartCopyRole", "ReadDrillRecords"): drill_ages_published,
         ("StartCopyRole", "AnnounceReadiness"): readiness_announced,
         ("CopyStepRole", "ReadBackups"): copy_step_works,
         ("CopyStepRole", "CopyBackupsOfThisRegion"): copy_step_works,

@@ -174,19 +174,22 @@ def test_the_restore_kits_are_written_only_under_the_path_the_function_is_given(
     d = deployment(DestinationRegions="us-west-2,eu-west-1")
     prefix = d.functions["StartCopyFunction"]["Properties"]["Environment"]["Variables"]["RESTORE_KIT_PREFIX"]
     assert prefix == "/cloudhsm-backup-copy/cloudhsm-backup-copy"
-    writers = {
-        role: s for role, statements in role_statements(d).items() for s in statements
+    assert d.functions["RestoreDrillFunction"]["Properties"]["Environment"]["Variables"]["RESTORE_KIT_PREFIX"] == prefix
+    ssm = {
+        (role, s["Sid"]): s for role, statements in role_statements(d).items() for s in statements
         if any(a.startswith("ssm:") for a in actions_of(s))
     }
-    assert set(writers) == {"StartCopyRole", "RestoreDrillRole"}, writers
-    records = writers["RestoreDrillRole"]
-    assert records["Resource"] == f"arn:aws:ssm:*:123456789012:parameter{prefix}/us-east-1/drills/*"
-    assert d.functions["RestoreDrillFunction"]["Properties"]["Environment"]["Variables"]["RESTORE_KIT_PREFIX"] == prefix
+    here = f"arn:aws:ssm:*:123456789012:parameter{prefix}/us-east-1"
+    expected = {
+        ("StartCopyRole", "KeepRestoreKits"): (["ssm:GetParameters", "ssm:PutParameter"], f"{here}/cluster-*"),
+        ("StartCopyRole", "ReadDrillRecords"): (["ssm:GetParameters"], f"{here}/drills/*"),
+        ("RestoreDrillRole", "KeepDrillRecords"): (["ssm:GetParameters", "ssm:PutParameter"], f"{here}/drills/*"),
+    }
+    assert {k: (sorted(actions_of(s)), s["Resource"]) for k, s in ssm.items()} == expected
+    assert all(s["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-west-2", "eu-west-1"]}} for s in ssm.values())
+    # The names the code gives: kits by cluster id, records under drills/.
+    assert 'format!("{}/{source_region}/{cluster_id}"' in (ROOT / "src" / "restore_kit.rs").read_text()
     assert '"{}/{source_region}/drills/{cluster_id}"' in (ROOT / "src" / "drill" / "record.rs").read_text()
-    kit = writers["StartCopyRole"]
-    assert sorted(actions_of(kit)) == ["ssm:GetParameters", "ssm:PutParameter"]
-    assert kit["Resource"] == f"arn:aws:ssm:*:123456789012:parameter{prefix}/us-east-1/*"
-    assert kit["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-west-2", "eu-west-1"]}}
 
 
 def test_readiness_failures_are_announced_as_the_code_puts_them_and_mailed():

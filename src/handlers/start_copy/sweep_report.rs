@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::StartCopy;
 use super::copies::Destinations;
-use crate::backup::Backup;
+use crate::backup::{Backup, BackupState};
 use crate::cluster::Cluster;
 use crate::freshness;
 use crate::metrics;
@@ -31,19 +31,22 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
         // Looked up once per copy listed (a deep run lists every copy in each region).
         let window_ids: HashSet<&str> = swept.eligible.iter().map(|b| b.id.as_str()).collect();
         for region in &swept.destinations.reachable {
-            let count = swept.given_up.get(region).copied().unwrap_or_default();
-            metrics::emit(&metrics::region_count_line(
-                metrics::GIVEN_UP_METRIC,
-                region,
-                count,
-                now,
-            ));
+            let given_up = swept.given_up.get(region).copied().unwrap_or_default();
             let in_region = swept
                 .destinations
                 .copies
                 .get(region)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
+            let in_progress = in_region
+                .iter()
+                .filter(|b| b.state == BackupState::CreateInProgress)
+                .count();
+            let counts = [
+                (metrics::GIVEN_UP_METRIC, given_up),
+                (metrics::IN_PROGRESS_METRIC, in_progress),
+            ];
+            metrics::emit_region_counts(region, &counts, now);
             let figures = freshness::measure(swept.eligible, source, region, in_region, now);
             for figure in &figures {
                 metrics::emit(&freshness::emf_line(figure, now));
@@ -70,18 +73,11 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
                         now,
                     ));
                 }
-                metrics::emit(&metrics::region_count_line(
-                    metrics::KITS_FAILED_METRIC,
-                    region,
-                    tally.failed,
-                    now,
-                ));
-                metrics::emit(&metrics::region_count_line(
-                    metrics::MODE_MISMATCH_METRIC,
-                    region,
-                    tally.mismatched,
-                    now,
-                ));
+                let counts = [
+                    (metrics::KITS_FAILED_METRIC, tally.failed),
+                    (metrics::MODE_MISMATCH_METRIC, tally.mismatched),
+                ];
+                metrics::emit_region_counts(region, &counts, now);
             }
             summary.freshness.extend(figures);
             if prune {
