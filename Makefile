@@ -91,7 +91,7 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $
 	$(PY) -m pytest -q tests/validation
 
 integration: $(VENV)/.installed build
-	$(PY) -m pytest -q -n 2 tests/integration
+	$(PY) -m pytest -q -n 2 --durations=15 tests/integration
 
 test: fmt-check clippy deny unit validate integration
 	@echo "make test: all checks passed"
