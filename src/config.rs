@@ -42,6 +42,8 @@ pub struct StartCopyConfig {
     pub restore_kit: Option<KitSettings>,
     /// The bus readiness failures are announced on.
     pub event_bus_name: String,
+    /// Mark each cluster's newest READY copy per region NeverExpires (see [`crate::guard`]).
+    pub guard_newest_copy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +79,7 @@ pub const ENV_MAX_COPIES_IN_FLIGHT: &str = "MAX_COPIES_IN_FLIGHT";
 pub const DEFAULT_MAX_COPIES_IN_FLIGHT: usize = 100;
 pub const ENV_RESTORE_KIT_PREFIX: &str = "RESTORE_KIT_PREFIX";
 pub const ENV_EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+pub const ENV_GUARD_NEWEST_COPY: &str = "GUARD_NEWEST_COPY";
 pub const ENV_CUSTOMER_CA_CERTIFICATE: &str = "CUSTOMER_CA_CERTIFICATE_LOCATION";
 /// Longest CUSTOMER_CA_CERTIFICATE_LOCATION: it is a pointer (a parameter, an object), not the PEM.
 pub const MAX_CUSTOMER_CA_LOCATION: usize = 1024;
@@ -109,6 +112,12 @@ impl StartCopyConfig {
         let retry = retry_policy(&get)?;
         let restore_kit = restore_kit(&get)?;
         let event_bus_name = event_bus(&get)?;
+        let guard_newest_copy = flag(&get, ENV_GUARD_NEWEST_COPY, false)?;
+        if guard_newest_copy && restore_kit.is_none() {
+            return Err(ConfigError::Missing {
+                name: ENV_RESTORE_KIT_PREFIX,
+            });
+        }
         Ok(Self {
             source_region,
             destination_regions,
@@ -121,6 +130,7 @@ impl StartCopyConfig {
             max_copies_in_flight,
             restore_kit,
             event_bus_name,
+            guard_newest_copy,
         })
     }
 
@@ -204,6 +214,19 @@ mod tests {
         .unwrap();
         assert_eq!(kit.prefix, "/cloudhsm-backup-copy/dr-stack");
         assert_eq!(kit.customer_ca_certificate.as_deref(), Some("ssm:/pki/ca"));
+        // The copy guard keeps its marks in the kits, so it needs them.
+        assert!(!with(&[]).unwrap().guard_newest_copy);
+        assert_eq!(
+            with(&[("GUARD_NEWEST_COPY", "true")]).unwrap_err(),
+            ConfigError::Missing {
+                name: "RESTORE_KIT_PREFIX"
+            }
+        );
+        let guarded = with(&[
+            ("GUARD_NEWEST_COPY", "true"),
+            ("RESTORE_KIT_PREFIX", "/cloudhsm-backup-copy/s"),
+        ]);
+        assert!(guarded.unwrap().guard_newest_copy);
         for bad in ["no-slash", "/aws/x", "/SSM/x", "/a//b", "/a b", "/a/"] {
             let err = with(&[("RESTORE_KIT_PREFIX", bad)]).unwrap_err();
             assert!(

@@ -18,6 +18,7 @@ pub mod error;
 pub mod event;
 pub mod freshness;
 pub mod generations;
+pub mod guard;
 pub mod handlers;
 pub mod ids;
 pub mod job;

@@ -17,6 +17,9 @@ pub const MODE_MISMATCH_METRIC: &str = "ModeMismatches";
 /// Copies a region lists as CREATE_IN_PROGRESS (of the backups the sweep looked up): what is in
 /// flight there.
 pub const IN_PROGRESS_METRIC: &str = "CopiesInProgress";
+/// Kits whose newest copy could not be guarded, or whose superseded guard could not be cleared
+/// (GuardNewestCopy).
+pub const GUARDS_FAILED_METRIC: &str = "CopyGuardsFailed";
 /// Restore drills finished in a region, by their result (the drill's finish step writes them).
 pub const DRILLS_SUCCEEDED_METRIC: &str = "RestoreDrillsSucceeded";
 pub const DRILLS_FAILED_METRIC: &str = "RestoreDrillsFailed";

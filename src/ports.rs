@@ -49,6 +49,14 @@ pub trait BackupApi: Send + Sync {
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
+    /// ModifyBackupAttributes: sets or clears NeverExpires.
+    fn modify_backup_attributes(
+        &self,
+        region: &str,
+        backup_id: &str,
+        never_expires: bool,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
     /// DeleteBackup (the backup turns PENDING_DELETION, restorable for 7 days).
     fn delete_backup(&self, region: &str, backup_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 

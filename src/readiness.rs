@@ -86,6 +86,7 @@ mod tests {
             cluster_certificate: None,
             customer_ca_certificate: None,
             mode_mismatch_announced: None,
+            guarded_backup_ids: Vec::new(),
         };
         let event =
             ReadinessFailure::new(Problem::ModeMismatch, "/p/us-east-1/cluster-kzlczlspnho", &kit, None).announcement();

@@ -11,6 +11,10 @@
 //! time (a cluster DescribeClusters no longer returns, say, because it was deleted) is kept
 //! from the stored kit, never erased.
 
+mod report;
+
+pub use report::{KitReport, KitStatus};
+
 use serde::{Deserialize, Serialize};
 
 use crate::backup::{Backup, newest_ready_copy};
@@ -55,6 +59,9 @@ pub struct RestoreKit {
     /// again by the next sweep, which finds `false` here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode_mismatch_announced: Option<bool>,
+    /// The copies this stack marked NeverExpires and has not cleared yet ([`crate::guard`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guarded_backup_ids: Vec<String>,
 }
 
 impl RestoreKit {
@@ -129,6 +136,7 @@ pub fn kits<'a>(
                 cluster_certificate: cluster.and_then(|c| c.certificates.get(CLUSTER_CERTIFICATE).cloned()),
                 customer_ca_certificate: settings.customer_ca_certificate.clone(),
                 mode_mismatch_announced: None,
+                guarded_backup_ids: Vec::new(),
             };
             Some((parameter_name(&settings.prefix, source_region, cluster_id), kit))
         })
@@ -160,58 +168,6 @@ pub fn action(kit: &RestoreKit, stored: Option<&str>) -> KitAction {
         },
         Ok(value) => KitAction::Write(value),
         Err(e) => KitAction::Refused { reason: e.to_string() },
-    }
-}
-
-/// What a sweep did with one kit, for its summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KitReport {
-    pub cluster_id: String,
-    pub destination_region: String,
-    pub parameter: String,
-    pub backup_id: String,
-    pub status: KitStatus,
-    /// `false`: the newest copy's mode is not the source cluster's (it cannot restore the
-    /// cluster as it is); `None`: a mode is unknown.
-    pub mode_matches: Option<bool>,
-    /// Why the kit was not stored.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum KitStatus {
-    /// The stored kit was already right.
-    Current,
-    Written,
-    /// Not stored (see the report's `error`): announced and counted, not a failure of the run,
-    /// which would only be retried with the same result.
-    Failed,
-}
-
-impl KitStatus {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Current => "CURRENT",
-            Self::Written => "WRITTEN",
-            Self::Failed => "FAILED",
-        }
-    }
-}
-
-impl KitReport {
-    pub fn new(parameter: &str, kit: &RestoreKit, status: KitStatus, error: Option<String>) -> Self {
-        Self {
-            cluster_id: kit.source_cluster_id.clone(),
-            destination_region: kit.destination_region.clone(),
-            parameter: parameter.to_owned(),
-            backup_id: kit.backup_id.clone(),
-            status,
-            mode_matches: kit.mode_matches(),
-            error,
-        }
     }
 }
 

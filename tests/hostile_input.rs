@@ -56,6 +56,10 @@ impl BackupApi for Counting {
         self.count();
         Ok(())
     }
+    async fn modify_backup_attributes(&self, _: &str, _: &str, _: bool) -> Result<(), AwsError> {
+        self.count();
+        Ok(())
+    }
     async fn delete_backup(&self, _: &str, _: &str) -> Result<(), AwsError> {
         self.count();
         Ok(())

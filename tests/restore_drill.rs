@@ -66,6 +66,9 @@ impl BackupApi for FakeClusters {
     async fn copy_backup_to_region(&self, _: &str, _: &str, _: &str, _: &[(String, String)]) -> Result<(), AwsError> {
         unreachable!("drills copy nothing")
     }
+    async fn modify_backup_attributes(&self, _: &str, _: &str, _: bool) -> Result<(), AwsError> {
+        unreachable!("drills mark no backup")
+    }
     async fn delete_backup(&self, _: &str, _: &str) -> Result<(), AwsError> {
         unreachable!("drills delete no backup")
     }

@@ -777,3 +777,48 @@ async fn without_kit_settings_nothing_is_kept_and_no_cluster_is_described() {
     assert!(summary.restore_kits.is_empty() && svc.parameters.puts().is_empty());
     assert!(!svc.backups.calls().iter().any(|c| c.starts_with("DescribeClusters")));
 }
+
+#[tokio::test]
+async fn the_copy_guard_marks_the_newest_copy_and_releases_only_its_own_superseded_marks() {
+    let mut svc = kit_service("FIPS");
+    svc.config.guard_newest_copy = true;
+    invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert!(svc.backups.in_region("us-west-2").iter().all(|b| b.never_expires));
+    assert_eq!(
+        stored_kit(&svc, "us-west-2").guarded_backup_ids,
+        vec!["backup-uscopyxxxxx"]
+    );
+    // A newer backup's copy arrives; someone marked an old copy themselves.
+    svc.backups
+        .add("us-east-1", original("backup-newersource", BackupState::Ready, NOW));
+    svc.backups
+        .add("us-west-2", kit_copy("backup-usnewerxxxx", "backup-newersource", NOW));
+    let mut theirs = kit_copy("backup-theirsxxxxx", SOURCE, NOW - 7200);
+    theirs.never_expires = true;
+    svc.backups.add("us-west-2", theirs);
+    invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
+        .await
+        .unwrap();
+    let marked = |svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus>, id: &str| {
+        svc.backups
+            .in_region("us-west-2")
+            .iter()
+            .find(|b| b.id == id)
+            .unwrap()
+            .never_expires
+    };
+    assert!(
+        marked(&svc, "backup-usnewerxxxx") && !marked(&svc, "backup-uscopyxxxxx") && marked(&svc, "backup-theirsxxxxx")
+    );
+    assert_eq!(
+        stored_kit(&svc, "us-west-2").guarded_backup_ids,
+        vec!["backup-usnewerxxxx"]
+    );
+    // Turned off, the sweeps release the marks the stack set, and only those.
+    svc.config.guard_newest_copy = false;
+    invoke(&svc, event_file("scheduled-sweep.json"), NOW + 120)
+        .await
+        .unwrap();
+    assert!(!marked(&svc, "backup-usnewerxxxx") && marked(&svc, "backup-theirsxxxxx"));
+    assert!(stored_kit(&svc, "us-west-2").guarded_backup_ids.is_empty());
+}

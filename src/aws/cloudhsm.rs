@@ -285,6 +285,23 @@ impl BackupApi for CloudHsm {
         Ok(())
     }
 
+    async fn modify_backup_attributes(
+        &self,
+        region: &str,
+        backup_id: &str,
+        never_expires: bool,
+    ) -> Result<(), AwsError> {
+        const OPERATION: &str = "ModifyBackupAttributes";
+        self.client(region, OPERATION)?
+            .modify_backup_attributes()
+            .backup_id(backup_id)
+            .never_expires(never_expires)
+            .send()
+            .await
+            .map_err(|e| classify(OPERATION, region, &e))?;
+        Ok(())
+    }
+
     async fn delete_backup(&self, region: &str, backup_id: &str) -> Result<(), AwsError> {
         const OPERATION: &str = "DeleteBackup";
         self.client(region, OPERATION)?

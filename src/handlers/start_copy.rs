@@ -11,6 +11,7 @@
 mod copies;
 mod drill_ages;
 mod fan_out;
+mod guard_run;
 mod kit_run;
 mod prune_run;
 mod sources;

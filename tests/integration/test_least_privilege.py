@@ -60,6 +60,8 @@ def assert_each_statement_needed(stack, flows: dict) -> None:
 
 def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
     sfn = stack.client("stepfunctions")
+    # GuardNewestCopy on, so that its statement has a flow to serve.
+    stack.restart_functions(GUARD_NEWEST_COPY="true")
     cluster_id, _ = stack.create_cluster()
     runs = iter(range(1000))
 
@@ -110,6 +112,15 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         except TimeoutError:
             return False
 
+    def newest_copy_guarded() -> bool:
+        backup_id = stack.make_backup(cluster_id)
+        if stack.invoke("start-copy", schedule_event(f"sweep-{next(runs)}"))[1] is not None:
+            return False
+        copy = wait_until("a READY copy", lambda: next((c for c in stack.copies(backup_id, "us-west-2") if c["BackupState"] == "READY"), None), timeout=120)
+        stack.invoke("start-copy", schedule_event(f"sweep-{next(runs)}"))
+        listed = stack.hsm("us-west-2").describe_backups(Filters={"backupIds": [copy["BackupId"]]})["Backups"]
+        return bool(listed and listed[0].get("NeverExpires"))
+
     def readiness_announced() -> bool:
         # The cluster's kits are gone and cannot be written (every PutParameter fails): the
         # sweep must announce each as not stored.
@@ -142,6 +153,7 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         ("StartCopyRole", "InspectTracking"): sweep_works,
         ("StartCopyRole", "KeepRestoreKits"): kits_kept,
         ("StartCopyRole", "ReadDrillRecords"): drill_ages_published,
+        ("StartCopyRole", "GuardNewestCopies"): newest_copy_guarded,
         ("StartCopyRole", "AnnounceReadiness"): readiness_announced,
         ("CopyStepRole", "ReadBackups"): copy_step_works,
         ("CopyStepRole", "CopyBackupsOfThisRegion"): copy_step_works,

@@ -134,6 +134,25 @@ impl BackupApi for FakeHsm {
         Ok(())
     }
 
+    async fn modify_backup_attributes(
+        &self,
+        region: &str,
+        backup_id: &str,
+        never_expires: bool,
+    ) -> Result<(), AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("ModifyBackupAttributes {region} {backup_id} {never_expires}"));
+        let mut all = self.backups.lock().unwrap();
+        let backup = all
+            .get_mut(region)
+            .and_then(|bs| bs.iter_mut().find(|b| b.id == backup_id))
+            .unwrap();
+        backup.never_expires = never_expires;
+        Ok(())
+    }
+
     async fn delete_backup(&self, region: &str, backup_id: &str) -> Result<(), AwsError> {
         self.calls
             .lock()
@@ -274,6 +293,7 @@ pub fn start_copy_config() -> StartCopyConfig {
         max_copies_in_flight: 100,
         restore_kit: None,
         event_bus_name: "default".into(),
+        guard_newest_copy: false,
     }
 }
 

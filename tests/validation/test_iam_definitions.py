@@ -25,6 +25,7 @@ CALLS = [
     ("StartCopyRole", "cloudhsm", "DescribeClusters", {}, REGION),
     ("StartCopyRole", "cloudhsm", "DeleteBackup", {"BackupId": COPY}, "us-west-2"),
     ("StartCopyRole", "cloudhsm", "DeleteBackup", {"BackupId": COPY}, "eu-west-1"),
+    ("StartCopyRole", "cloudhsm", "ModifyBackupAttributes", {"BackupId": COPY, "NeverExpires": True}, "us-west-2"),
     ("StartCopyRole", "states", "StartExecution", {"stateMachineArn": MACHINE}, REGION),
     ("StartCopyRole", "states", "ListExecutions", {"stateMachineArn": MACHINE}, REGION),
     ("StartCopyRole", "states", "DescribeExecution", {"executionArn": MACHINE.replace(":stateMachine:", ":execution:") + ":b-to-us-west-2-0"}, REGION),
@@ -34,13 +35,20 @@ CALLS = [
      {"BackupId": SOURCE, "DestinationRegion": "us-west-2",
       "TagList": [{"Key": "cloudhsm-backup-copy:source-region", "Value": REGION}, {"Key": "team", "Value": "payments"}]}, REGION),
     ("CheckCopyRole", "cloudhsm", "DescribeBackups", {}, "us-west-2"),
+    ("RestoreDrillRole", "cloudhsm", "DescribeClusters", {}, "us-west-2"),
+    ("RestoreDrillRole", "cloudhsm", "CreateCluster",
+     {"SourceBackupId": COPY, "HsmType": "hsm2m.medium", "Mode": "FIPS", "SubnetIds": ["subnet-0a1b2c3d"],
+      "TagList": [{"Key": "cloudhsm-backup-copy:drill", "Value": "cloudhsm-backup-copy"},
+                  {"Key": "cloudhsm-backup-copy:drill-run", "Value": "drill.cluster-kzlczlspnho.us-west-2.2026112604"}]}, "us-west-2"),
+    ("RestoreDrillRole", "cloudhsm", "DeleteCluster", {"ClusterId": "cluster-drilldrill01"}, "us-west-2"),
     ("CopyTrackerRole", "lambda", "Invoke", {"FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:cloudhsm-backup-copy-copy-step"}, REGION),
     ("CopyTrackerRole", "lambda", "Invoke", {"FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:cloudhsm-backup-copy-check-copy"}, REGION),
     ("CopyTrackerRole", "events", "PutEvents",
      {"Entries": [{"Source": "cloudhsm-backup-copy", "DetailType": "CloudHSM Backup Copy Succeeded", "EventBusName": "default"}]}, REGION),
 ]
-# What the copies carry (our provenance tag names this region).
+# What the copies carry (our provenance tag names this region), and the drill clusters.
 COPY_TAGS = {"cloudhsm-backup-copy:source-region": REGION, "cloudhsm-backup-copy:source-backup-id": SOURCE}
+DRILL_TAGS = {"cloudhsm-backup-copy:drill": "cloudhsm-backup-copy"}
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +63,16 @@ def policies(d: Deployment, role: str) -> list[dict]:
 def test_the_table_covers_every_call_in_the_code():
     code = "".join(p.read_text() for p in (ROOT / "src" / "aws").glob("*.rs"))
     sdk_calls = {"".join(w.capitalize() for w in m.split("_")) for m in re.findall(r"\.(\w+)\(\)\s*\n?\s*\.", code)}
-    modeled = {"DescribeBackups", "DescribeClusters", "CopyBackupToRegion", "DeleteBackup", "StartExecution", "DescribeExecution", "ListExecutions"}
-    made = sdk_calls & (modeled | {"ModifyBackupAttributes", "TagResource", "UntagResource", "ListTags", "StopExecution"})
+    modeled = {"DescribeBackups", "DescribeClusters", "CopyBackupToRegion", "DeleteBackup", "ModifyBackupAttributes", "CreateCluster",
+               "DeleteCluster", "StartExecution", "DescribeExecution", "ListExecutions"}
+    made = sdk_calls & (modeled | {"TagResource", "UntagResource", "ListTags", "StopExecution", "CreateHsm", "DeleteHsm"})
     assert made == modeled, made ^ modeled
     assert {c[2] for c in CALLS} >= modeled
 
 
 @pytest.mark.parametrize("role,service,operation,params,region", CALLS, ids=[f"{c[0]}-{c[2]}-{c[4]}" for c in CALLS])
 def test_every_call_is_allowed_with_every_action_aws_lists(deployment, role, service, operation, params, region):
-    checks = checks_for(service, operation, params, region, ACCOUNT, lambda r, i: COPY_TAGS)
+    checks = checks_for(service, operation, params, region, ACCOUNT, lambda r, i: DRILL_TAGS if i.startswith("cluster-") else COPY_TAGS)
     assert checks, f"no model for {service}:{operation}"
     if service in ("cloudhsm", "states", "events"):
         listed = dependent_actions("cloudhsm" if service == "cloudhsm" else service, operation)

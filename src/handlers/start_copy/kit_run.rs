@@ -18,11 +18,14 @@ use crate::readiness::{Problem, ReadinessFailure};
 use crate::report::Summary;
 use crate::restore_kit::{self, KitAction, KitReport, KitSettings, KitStatus, RestoreKit};
 
-/// One region's kits that could not be stored, and those naming a copy of another mode.
+/// One region's kits that could not be stored, those naming a copy of another mode, and those
+/// whose copy guard could not be set.
 #[derive(Debug, Default)]
 pub(super) struct KitTally {
     pub failed: usize,
     pub mismatched: usize,
+    /// Kits whose copy guard could not be set or cleared (GuardNewestCopy).
+    pub guards_failed: usize,
 }
 
 impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
@@ -46,18 +49,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
             Ok(stored) => stored,
             Err(e) => {
                 error!(destination_region = %region, error = %e, "cannot read the restore kits");
-                let error = format!("cannot read the kits: {e}");
-                let unstored: Vec<_> = kits
-                    .iter()
-                    .map(|(name, kit)| ReadinessFailure::new(Problem::KitNotStored, name, kit, Some(error.clone())))
-                    .collect();
-                for (name, kit) in &kits {
-                    summary.record_kit(KitReport::new(name, kit, KitStatus::Failed, Some(error.clone())));
-                }
-                self.announce(&unstored).await;
-                tally.failed = kits.len();
-                tally.mismatched = kits.iter().filter(|(_, k)| k.mode_matches() == Some(false)).count();
-                return tally;
+                return self.unreadable(&kits, &e.to_string(), summary).await;
             }
         };
         let mut unstored = Vec::new();
@@ -66,6 +58,9 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
             let previous = restore_kit::parse(value);
             let described = clusters.iter().any(|c| c.id == kit.source_cluster_id);
             restore_kit::carry_over(&mut kit, described, previous.as_ref());
+            if !self.guard_newest(region, &mut kit, previous.as_ref(), copies).await {
+                tally.guards_failed += 1;
+            }
             if kit.mode_matches() == Some(false) {
                 tally.mismatched += 1;
                 log_mismatch(&kit);
@@ -93,6 +88,25 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
         }
         self.announce(&unstored).await;
         tally
+    }
+
+    /// The region's kits could not be read: each is reported, announced and counted as not
+    /// stored.
+    async fn unreadable(&self, kits: &[(String, RestoreKit)], reason: &str, summary: &mut Summary) -> KitTally {
+        let error = format!("cannot read the kits: {reason}");
+        let unstored: Vec<_> = kits
+            .iter()
+            .map(|(name, kit)| ReadinessFailure::new(Problem::KitNotStored, name, kit, Some(error.clone())))
+            .collect();
+        for (name, kit) in kits {
+            summary.record_kit(KitReport::new(name, kit, KitStatus::Failed, Some(error.clone())));
+        }
+        self.announce(&unstored).await;
+        KitTally {
+            failed: kits.len(),
+            mismatched: kits.iter().filter(|(_, k)| k.mode_matches() == Some(false)).count(),
+            guards_failed: 0,
+        }
     }
 
     /// Puts readiness failures on the bus (the SDK retries a throttled call; a retry here could

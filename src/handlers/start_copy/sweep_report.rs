@@ -76,6 +76,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
                 let counts = [
                     (metrics::KITS_FAILED_METRIC, tally.failed),
                     (metrics::MODE_MISMATCH_METRIC, tally.mismatched),
+                    (metrics::GUARDS_FAILED_METRIC, tally.guards_failed),
                 ];
                 metrics::emit_region_counts(region, &counts, now);
             }
