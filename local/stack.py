@@ -395,6 +395,12 @@ class Stack:
         """Another READY backup of a cluster, taken `age_hours` ago."""
         return self.control("POST", "backups", {"clusterId": cluster_id, "ageHours": age_hours})["BackupId"]
 
+    def kit(self, region: str, cluster_id: str) -> dict | None:
+        """The restore kit the sweeps keep for a cluster in a DR region, if there is one."""
+        name = f"/cloudhsm-backup-copy/{STACK_NAME}/{SOURCE_REGION}/{cluster_id}"
+        found = self.client("ssm", region).get_parameters(Names=[name])["Parameters"]
+        return json.loads(found[0]["Value"]) if found else None
+
     def copies(self, backup_id: str, region: str) -> list[dict]:
         pages = self.hsm(region).get_paginator("describe_backups").paginate(Filters={"sourceBackupIds": [backup_id]})
         return [b for page in pages for b in page["Backups"]]

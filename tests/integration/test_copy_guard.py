@@ -4,9 +4,8 @@ and never touches a mark someone else set. The kit records which marks are the s
 
 from __future__ import annotations
 
-import json
 
-from stack import SOURCE_REGION, STACK_NAME, schedule_event, wait_until
+from stack import schedule_event, wait_until
 
 REGIONS = ("us-west-2", "eu-west-1")
 
@@ -27,9 +26,7 @@ def sweep(stack, n: int) -> dict:
 
 
 def guarded(stack, region: str, cluster_id: str) -> list[str]:
-    name = f"/cloudhsm-backup-copy/{STACK_NAME}/{SOURCE_REGION}/{cluster_id}"
-    value = stack.client("ssm", region).get_parameters(Names=[name])["Parameters"][0]["Value"]
-    return json.loads(value).get("guardedBackupIds", [])
+    return (stack.kit(region, cluster_id) or {}).get("guardedBackupIds", [])
 
 
 def test_the_newest_copy_is_guarded_and_the_guard_moves_on_with_newer_copies(make_stack):

@@ -4,17 +4,14 @@ certificates, where the customer CA is kept), and rewrites it only when it chang
 
 from __future__ import annotations
 
-import json
 
-from stack import SOURCE_REGION, STACK_NAME, schedule_event, wait_until
+from stack import SOURCE_REGION, schedule_event, wait_until
 
 REGIONS = ("us-west-2", "eu-west-1")
 
 
 def kit(stack, region: str, cluster_id: str) -> dict | None:
-    name = f"/cloudhsm-backup-copy/{STACK_NAME}/{SOURCE_REGION}/{cluster_id}"
-    found = stack.client("ssm", region).get_parameters(Names=[name])["Parameters"]
-    return json.loads(found[0]["Value"]) if found else None
+    return stack.kit(region, cluster_id)
 
 
 def ready_copy(stack, backup_id: str, region: str) -> dict:
