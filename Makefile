@@ -17,6 +17,8 @@ PYTHON   ?= python3
 PY       := $(VENV)/bin/python
 SAM      := $(SAM_VENV)/bin/sam
 STACK_NAME ?= cloudhsm-backup-copy
+# Integration tests mostly wait on their stacks, so more workers than cores pay off.
+INTEGRATION_WORKERS ?= 3
 
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
@@ -86,7 +88,7 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $
 	$(PY) -m pytest -q tests/validation
 
 integration: $(VENV)/.installed build
-	$(PY) -m pytest -q -n 2 --durations=15 tests/integration
+	$(PY) -m pytest -q -n $(INTEGRATION_WORKERS) --durations=15 tests/integration
 
 test: fmt-check clippy deny unit validate integration
 	@echo "make test: all checks passed"

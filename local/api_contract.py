@@ -47,7 +47,7 @@ import botocore.model
 import botocore.session
 import regex
 
-__all__ = ["Violation", "violations", "error_response", "skipped_patterns"]
+__all__ = ["Violation", "violations", "error_response", "skipped_patterns", "rest_operation"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -125,6 +125,24 @@ def _service(service: str) -> tuple[botocore.model.ServiceModel, dict[str, _Node
     # The node memo is per service so shapes shared by operations are built once.
     with _session_lock:
         return _session().get_service_model(service), {}
+
+
+@functools.lru_cache(maxsize=None)
+def _rest_routes(service: str) -> dict[tuple[str, str], str]:
+    """(method, path) -> operation, for the operations whose request URI has no labels."""
+    model, _memo = _service(service)
+    routes = {}
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        path = http.get("requestUri", "").split("?", 1)[0]
+        if "{" not in path:
+            routes[(http.get("method", "POST"), path)] = name
+    return routes
+
+
+def rest_operation(service: str, method: str, path: str) -> str | None:
+    """The operation a REST request names by its method and path (literal paths only)."""
+    return _rest_routes(service).get((method, path.rstrip("/") or "/"))
 
 
 # Bounded: operation names come from requests and may be garbage.

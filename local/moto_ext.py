@@ -33,8 +33,11 @@ Run as ``python local/moto_ext.py --port N``. On top of the pinned moto it:
   region (``maxCopiesInProgress``);
 * injects faults on request: throttling, 5xx and slow answers, per service and operation, at
   a rate, from a seeded generator (the ``faults`` switch; ``GET /_ext/faults`` counts them);
-* checks every CloudHSM, Step Functions and EventBridge request against botocore's model of
-  its operation (``enforceContract``, see api_contract.py) and answers a violation with AWS's
+* serves AWS RAM's sharing of CloudHSM backups itself (see emulator/ram.py) for a second,
+  recovery account, which lists what is shared with it and restores from it by ARN; requests
+  act in the account of their keys (an AssumeRole session's is its role's);
+* checks every CloudHSM, Step Functions, EventBridge, SSM and RAM request against botocore's
+  model of its operation (``enforceContract``, see api_contract.py) and answers a violation with AWS's
   ValidationException; ``GET /_ext/violations`` lists them (``POST`` clears);
 * serves a small control API: ``GET/POST /_ext/config`` (the switches above),
   ``GET /_ext/calls`` (every CopyBackupToRegion made) and ``POST /_ext/backups`` (``{"clusterId", "ageHours"}``: a READY backup of a cluster, taken

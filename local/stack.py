@@ -32,8 +32,8 @@ from botocore.config import Config
 
 from deployed import Deployment
 from emulator.lambda_forwarding import post_invocation
+from emulator.state import ACCOUNT, RECOVERY_ACCOUNT  # noqa: F401 - the tests import them from here
 
-ACCOUNT = "123456789012"
 SOURCE_REGION = "us-east-1"
 DESTINATION_REGIONS = ("us-west-2", "eu-west-1")
 # Names as the template gives them in a stack called this.
@@ -350,8 +350,10 @@ class Stack:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.moto_port}"
 
-    def client(self, service: str, region: str = SOURCE_REGION) -> Any:
-        return boto3.client(
+    def client(self, service: str, region: str = SOURCE_REGION, account: str | None = None) -> Any:
+        """A client with the account's own keys (root): the stack's account, or `account` (the
+        recovery account, RECOVERY_ACCOUNT), which moto takes from a header."""
+        client = boto3.client(
             service,
             region_name=region,
             endpoint_url=self.endpoint,
@@ -359,9 +361,12 @@ class Stack:
             aws_secret_access_key="test",
             config=Config(retries={"max_attempts": 2}),
         )
+        if account is not None:
+            client.meta.events.register("before-send", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account))
+        return client
 
-    def hsm(self, region: str = SOURCE_REGION) -> Any:
-        return self.client("cloudhsmv2", region)
+    def hsm(self, region: str = SOURCE_REGION, account: str | None = None) -> Any:
+        return self.client("cloudhsmv2", region, account)
 
     def control(self, method: str, path: str, body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None

@@ -1,10 +1,12 @@
 """CloudHSM as the local stack needs it, on top of moto 5.2.5: AWS-like ids and epoch
 timestamps, DescribeBackups paged at 50 in the order and with the visibility the switches set,
-and CopyBackupToRegion, DeleteBackup and ModifyBackupAttributes, which moto lacks."""
+CopyBackupToRegion, DeleteBackup and ModifyBackupAttributes, which moto lacks, and the backups other
+accounts share with this one (DescribeBackups with Shared, see ram.py)."""
 
 from __future__ import annotations
 
 import base64
+from copy import copy as shallow_copy
 import datetime as dt
 import hashlib
 import json
@@ -13,6 +15,7 @@ import string
 import time
 from typing import Any
 
+from . import ram
 from .state import ACCOUNT, Emulator
 
 ID_ALPHABET = string.ascii_lowercase + "234567"
@@ -130,10 +133,29 @@ def _listing(emu: Emulator, models: Any, responses: Any) -> None:
         call = getattr(backup, "call", None)
         return call is None or time.time() >= call["at"] + float(emu.config["listingDelaySeconds"])
 
+    def shared_backups(self: Any, filters: Any, sort_ascending: Any) -> list:
+        """Shared=true: the other accounts' backups shared with this one here (see ram.py), as the
+        recipient sees them (without their owner's tags: AWS does not say it shows them)."""
+        arns = ram.shared_with(emu, self.account_id, self.region_name)
+        found = []
+        for owner in sorted({arn.split(":")[4] for arn in arns}):
+            backend = models.cloudhsmv2_backends[owner][self.region_name]
+            with emu.lock:
+                settle(emu, backend)
+            for backup in unpaginated(backend, filters=filters, shared=None, sort_ascending=sort_ascending):
+                if backup.backup_arn in arns:
+                    seen = shallow_copy(backup)
+                    seen.tag_list = []
+                    found.append(seen)
+        return sorted(found, key=lambda b: b.create_timestamp, reverse=not sort_ascending)
+
     def describe_backups(self: Any, next_token: str | None = None, max_results: int | None = None, filters: Any = None, shared: Any = None, sort_ascending: Any = None) -> Any:
-        with emu.lock:
-            settle(emu, self)
-        everything = unpaginated(self, filters=filters, shared=shared, sort_ascending=sort_ascending)
+        if shared:
+            everything = shared_backups(self, filters, sort_ascending)
+        else:
+            with emu.lock:
+                settle(emu, self)
+            everything = unpaginated(self, filters=filters, shared=shared, sort_ascending=sort_ascending)
         everything = [b for b in ordered(everything, sort_ascending) if listed(b)]
         start = int(next_token or 0)
         end = start + int(max_results or PAGE_MAX)

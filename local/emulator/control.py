@@ -13,12 +13,14 @@ from typing import Any, Callable
 import api_contract
 import iam_enforce
 
-from . import fleet
+from . import fleet, ram
 from .faults import Operation, draw_fault, rate_limited
-from .state import ACCOUNT, Emulator
+from .state import Emulator
 
 # Signing name in the request's credential scope -> botocore service name.
-CONTRACT_SERVICES = {"cloudhsm": "cloudhsmv2", "states": "stepfunctions", "events": "events", "ssm": "ssm"}
+CONTRACT_SERVICES = {"cloudhsm": "cloudhsmv2", "states": "stepfunctions", "events": "events", "ssm": "ssm", "ram": "ram"}
+# REST services whose operations are named by the request's path, not X-Amz-Target.
+REST_SERVICES = {"ram"}
 _SCOPE = re.compile(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/")
 
 
@@ -50,14 +52,14 @@ class Control:
             return reply(start_response, "400 Bad Request", {"__type": "ThrottlingException", "message": "Rate exceeded"})
         fault = draw_fault(self.emu, operation)
         if fault is None:
-            return self.app(environ, start_response)
+            return self.serve(environ, start_response, operation)
         kind, delay = fault
         if kind == "slow":
             time.sleep(delay)
-            return self.app(environ, start_response)
+            return self.serve(environ, start_response, operation)
         if kind == "5xxAfter":
             # The request is carried out, then answered 5xx: the caller cannot know.
-            result = self.app(environ, lambda *_args, **_kwargs: (lambda _data: None))
+            result = self.serve(environ, lambda *_args, **_kwargs: (lambda _data: None), operation)
             b"".join(result)
             if hasattr(result, "close"):
                 result.close()
@@ -66,14 +68,32 @@ class Control:
             return reply(start_response, "400 Bad Request", {"__type": "ThrottlingException", "message": "Rate exceeded (injected)"})
         return reply(start_response, "500 Internal Server Error", {"__type": "InternalFailure", "message": "injected 5xx"})
 
+    def serve(self, environ: dict, start_response: Any, operation: Operation | None) -> Any:
+        """RAM is the emulator's own (see ram.py); everything else is moto's."""
+        if operation is None or operation[0] != "ram":
+            return self.app(environ, start_response)
+        params = json.loads(read_body(environ) or b"{}")
+        account = iam_enforce.request_account(environ)
+        status, body, headers = ram.serve(self.emu, operation[1], account, operation[2], params)
+        return reply(start_response, f"{status} {'OK' if status == 200 else 'Error'}", body, headers)
+
     def count(self, environ: dict) -> Operation | None:
-        """Counts JSON-protocol API requests by service, operation and signing region."""
+        """Counts API requests (JSON protocols by X-Amz-Target, REST ones by path) by service,
+        operation and signing region."""
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if not target or not scope:
+        if not scope:
             return None
         region, service = scope.groups()
-        operation = target.rsplit(".", 1)[-1]
+        if target:
+            operation = target.rsplit(".", 1)[-1]
+        elif service in REST_SERVICES:
+            named = api_contract.rest_operation(CONTRACT_SERVICES[service], environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+            if named is None:
+                return None
+            operation = named
+        else:
+            return None
         with self.emu.lock:
             by_region = self.emu.requests.setdefault(f"{service}:{operation}", {})
             by_region[region] = by_region.get(region, 0) + 1
@@ -101,7 +121,7 @@ class Control:
         """IAM's answer when it denies the request (enforceIam), else None."""
         if not self.emu.config["enforceIam"]:
             return None
-        return iam_enforce.check_request(environ, read_body(environ), ACCOUNT)
+        return iam_enforce.check_request(environ, read_body(environ), iam_enforce.request_account(environ), self.emu.shares)
 
     # ----- the control API -------------------------------------------------------------------
 
@@ -186,6 +206,8 @@ def read_body(environ: dict) -> bytes:
 
 
 def reply(start_response: Any, status: str, body: Any, headers: dict[str, str] | None = None) -> list[bytes]:
-    data = json.dumps(body).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *(headers or {}).items()])
+    """A JSON answer, or a text one (STS's XML) when `body` is a string."""
+    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    start_response(status, [*headers.items(), ("Content-Length", str(len(data)))])
     return [data]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import ram
 from .cloudhsm import cluster_certificate, default_mode
 from .state import Emulator
 
@@ -33,6 +34,12 @@ def install(emu: Emulator) -> None:
         if not source_backup_id:
             return moto_create(self, backup_retention_policy, hsm_type, source_backup_id, subnet_ids, network_type, tag_list, mode)
         backup = self.backups.get(source_backup_id.rsplit("/", 1)[-1])
+        if source_backup_id.startswith("arn:") and source_backup_id.split(":")[4] != self.account_id:
+            # Another account's backup: usable only while it is shared with this one (ram.py).
+            if source_backup_id not in ram.shared_with(emu, self.account_id, self.region_name):
+                raise ClientError("CloudHsmAccessDeniedException", f"Backup {source_backup_id} is not shared with account {self.account_id}")
+            owner = models.cloudhsmv2_backends[source_backup_id.split(":")[4]][self.region_name]
+            backup = owner.backups.get(source_backup_id.rsplit("/", 1)[-1])
         if backup is None:
             raise ClientError("CloudHsmResourceNotFoundException", f"Backup {source_backup_id} not found in {self.region_name}")
         if backup.backup_state != "READY":

@@ -9,8 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-# moto's default account, which the local stack runs in.
+# moto's default account, which the local stack runs in, and the recovery account copies are
+# shared with (see ram.py). Both are in one organization unless organizationAccounts says not.
 ACCOUNT = "123456789012"
+RECOVERY_ACCOUNT = "210987654321"
 
 DEFAULTS: dict[str, Any] = {
     "copyDelaySeconds": 2.0,
@@ -72,12 +74,19 @@ DEFAULTS: dict[str, Any] = {
     "clusterQuotaErrorCode": "CloudHsmInvalidRequestException",
     "deleteDelaySeconds": 2.0,
     "deletedClusterListedSeconds": 10.0,
+    # AWS RAM (see ram.py): an association is ASSOCIATING (or DISASSOCIATING) for this long before
+    # it settles (AWS documents both as asynchronous and gives no time); with failShares every
+    # new resource association ends FAILED; principals outside organizationAccounts cannot be
+    # shared with by a share that does not allow external principals.
+    "ramSettleSeconds": 1.0,
+    "failShares": False,
+    "organizationAccounts": [ACCOUNT, RECOVERY_ACCOUNT],
 }
 
 
 @dataclass
 class Emulator:
-    config: dict[str, Any] = field(default_factory=lambda: dict(DEFAULTS, copyDelays={}, faults=[], rateLimits=[]))
+    config: dict[str, Any] = field(default_factory=lambda: dict(DEFAULTS, copyDelays={}, faults=[], rateLimits=[], organizationAccounts=[ACCOUNT, RECOVERY_ACCOUNT]))
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Token buckets of the rate limits: key -> [tokens, last refill (monotonic seconds)].
     buckets: dict[tuple, list[float]] = field(default_factory=dict)
@@ -95,6 +104,8 @@ class Emulator:
     # Emulated seconds skipped by compressed Wait states, per (source backup id, destination
     # region): the clock of that copy runs ahead of real time by this much.
     skipped: dict[tuple[str, str], float] = field(default_factory=dict)
+    # AWS RAM's resource shares, by ARN (see ram.py).
+    shares: dict[str, Any] = field(default_factory=dict)
 
     def copy_clock(self, source_backup: str | None, region: str) -> float:
         """Now, on the clock of the copies of `source_backup` in `region` (see timeScale)."""

@@ -112,3 +112,24 @@ def test_parameters_are_checked_one_by_one_on_their_own_arns():
                    Condition={"StringEquals": {"aws:RequestedRegion": ["us-west-2"]}})
     assert [evaluate([policy], c)[0] for c in checks] == [True, False]
     assert checks_for("ssm", "DeleteParameter", {"Name": "/a/b"}, "us-west-2", "123456789012", lambda r, i: {}) is None
+
+
+def test_sharing_a_backup_is_checked_per_backup_and_needs_its_resource_policy():
+    share = "arn:aws:ram:us-west-2:123456789012:resource-share/abc"
+    backups = [f"arn:aws:cloudhsm:us-west-2:123456789012:backup/backup-{c * 11}" for c in "ab"]
+    checks = checks_for("ram", "AssociateResourceShare", {"resourceShareArn": share, "resourceArns": backups}, "us-west-2", "123456789012",
+                        lambda r, i: {"cloudhsm-backup-copy:source-region": "us-east-1"})
+    assert [(c.action, c.resource) for c in checks] == [("ram:AssociateResourceShare", share)] * 2 + [("cloudhsm:PutResourcePolicy", b) for b in backups]
+    assert [c.context["ram:ResourceArn"] for c in checks[:2]] == backups
+    assert checks[2].context["aws:ResourceTag/cloudhsm-backup-copy:source-region"] == "us-east-1"
+    policy = {"Statement": [{"Effect": "Allow", "Action": "ram:AssociateResourceShare", "Resource": share,
+                             "Condition": {"ArnLike": {"ram:ResourceArn": "arn:aws:cloudhsm:us-west-2:123456789012:backup/*"}}}]}
+    assert all(evaluate([policy], c)[0] for c in checks[:2])
+    elsewhere = checks_for("ram", "AssociateResourceShare", {"resourceShareArn": share, "resourceArns": [backups[0].replace("us-west-2", "eu-west-1")]},
+                           "us-west-2", "123456789012", lambda r, i: {})
+    assert not evaluate([policy], elsewhere[0])[0]
+    unshare = checks_for("ram", "DisassociateResourceShare", {"resourceShareArn": share, "resourceArns": backups[:1]}, "us-west-2", "123456789012",
+                         lambda r, i: {})
+    assert [c.action for c in unshare] == ["ram:DisassociateResourceShare", "cloudhsm:DeleteResourcePolicy"]
+    assert [c.action for c in checks_for("ram", "ListResources", {}, "us-west-2", "1", lambda r, i: {})] == ["ram:ListResources"]
+    assert checks_for("ram", "DeleteResourceShare", {}, "us-west-2", "1", lambda r, i: {}) is None
