@@ -71,6 +71,8 @@ pub struct Backup {
     /// restores only to FIPS clusters, `NON_FIPS` only to NON_FIPS).
     pub hsm_type: Option<String>,
     pub mode: Option<String>,
+    /// `BackupArn`: what RAM shares and another account restores from.
+    pub arn: Option<String>,
 }
 
 impl Backup {
@@ -88,6 +90,7 @@ impl Backup {
             never_expires: false,
             hsm_type: None,
             mode: None,
+            arn: None,
         }
     }
 

@@ -8,7 +8,7 @@ mod scoped;
 mod settings;
 
 pub use drill::RestoreDrillConfig;
-pub use scoped::{CheckCopyConfig, CopyStepConfig};
+pub use scoped::{CheckCopyConfig, CopyStepConfig, ENV_RECOVERY_ACCOUNTS, ShareCopyConfig};
 use settings::{Regions, account_of, cluster_lists, event_bus, flag, number, required, restore_kit};
 
 use crate::generations::RetryPolicy;

@@ -16,6 +16,9 @@ pub enum ErrorType {
     /// The payload itself is wrong, or asks for something outside the deployment; no AWS call
     /// was made.
     InvalidInput,
+    /// What the step asked for is under way (an asynchronous RAM association): the same
+    /// request, a little later, finds it done.
+    Pending,
 }
 
 impl ErrorType {
@@ -25,6 +28,7 @@ impl ErrorType {
             Self::Retryable => "Retryable",
             Self::NonRetryable => "NonRetryable",
             Self::InvalidInput => "InvalidInput",
+            Self::Pending => "Pending",
         }
     }
 }

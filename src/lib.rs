@@ -3,8 +3,9 @@
 //! The library holds everything; the binaries in `src/bin/` only wire it to the Lambda runtime.
 //! Domain modules (`event`, `plan`, `job`, `copy_guard`, `generations`, `tracking`, `pruning`,
 //! `selection`, `scope`, ...) are pure or take narrow traits (`ports`); `aws` holds the SDK
-//! adapters; `handlers` joins them into the three Lambda functions, each a typed
-//! [`handlers::Handler`] behind one entry point.
+//! adapters; `handlers` joins them into the Lambda functions (start-copy, copy-step,
+//! check-copy, share-copy, restore-drill), each a typed [`handlers::Handler`] behind one entry
+//! point.
 
 pub mod aws;
 pub mod backoff;
@@ -34,6 +35,7 @@ pub mod report;
 pub mod restore_kit;
 pub mod scope;
 pub mod selection;
+pub mod sharing;
 pub mod tags;
 pub mod time;
 pub mod tracking;

@@ -150,3 +150,54 @@ pub trait ClusterApi: Send + Sync {
     /// DeleteCluster (the cluster must have no HSMs).
     fn delete_cluster(&self, region: &str, cluster_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// Which associations of a resource share to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssociationKind<'a> {
+    /// The accounts it is shared with.
+    Principals,
+    /// Whether this resource (an ARN) is in it.
+    Resource(&'a str),
+}
+
+/// AWS RAM, as sharing the copies needs it. RAM is regional: every call names its region.
+pub trait ShareApi: Send + Sync {
+    /// This account's active resource shares in the region with this name and tag, oldest
+    /// first (every page).
+    fn find_shares(
+        &self,
+        region: &str,
+        name: &str,
+        tag: (&str, &str),
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// CreateResourceShare with these principals and tag, no external principals, and a client
+    /// token (the same token gives the same share); its ARN.
+    fn create_share(
+        &self,
+        region: &str,
+        name: &str,
+        tag: (&str, &str),
+        principals: &[String],
+        client_token: &str,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+
+    /// GetResourceShareAssociations of the share, every page.
+    fn associations(
+        &self,
+        region: &str,
+        share_arn: &str,
+        kind: AssociationKind<'_>,
+    ) -> impl Future<Output = Result<Vec<crate::sharing::Association>, AwsError>> + Send;
+
+    /// AssociateResourceShare (`associate`) or DisassociateResourceShare of these resources and
+    /// principals.
+    fn change(
+        &self,
+        region: &str,
+        share_arn: &str,
+        associate: bool,
+        resources: &[String],
+        principals: &[String],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

@@ -16,6 +16,7 @@ use cloudhsm_backup_copy::copy_guard::CopyRequest;
 use cloudhsm_backup_copy::error::{AwsError, AwsErrorKind};
 use cloudhsm_backup_copy::event::{Home, StartCopyRequest};
 use cloudhsm_backup_copy::handlers::restore_drill::DrillRequest;
+use cloudhsm_backup_copy::handlers::share_copy::ShareRequest;
 use cloudhsm_backup_copy::handlers::start_copy::{MAX_LISTED, START_CONCURRENCY, StartCopy};
 use cloudhsm_backup_copy::payload::Request;
 use cloudhsm_backup_copy::ports::{ExecutionApi, ExecutionStatus, StartOutcome};
@@ -138,6 +139,7 @@ fn every_example_event_parses() {
         let parsed = match name.as_str() {
             "copy-step.json" => CopyRequest::from_json(value).map(|_| ()).map_err(|e| e.to_string()),
             "check-copy.json" => CheckInput::from_json(value).map(|_| ()).map_err(|e| e.to_string()),
+            "share-copy.json" => ShareRequest::from_json(value).map(|_| ()).map_err(|e| e.to_string()),
             "restore-drill-plan.json" => DrillRequest::from_json(value)
                 .map(|request| assert_eq!(request, DrillRequest::Plan {}))
                 .map_err(|e| e.to_string()),
@@ -149,7 +151,7 @@ fn every_example_event_parses() {
         assert!(parsed.is_ok(), "{name}: {parsed:?}");
         seen += 1;
     }
-    assert_eq!(seen, 9, "a new file in events/ needs a case here");
+    assert_eq!(seen, 10, "a new file in events/ needs a case here");
 }
 
 #[tokio::test]

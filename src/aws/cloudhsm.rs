@@ -152,6 +152,7 @@ fn to_domain(b: &SdkBackup) -> Backup {
         never_expires: b.never_expires().unwrap_or(false),
         hsm_type: b.hsm_type().map(str::to_owned),
         mode: b.mode().map(|m| m.as_str().to_owned()),
+        arn: b.backup_arn().map(str::to_owned),
     }
 }
 

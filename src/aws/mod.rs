@@ -2,6 +2,7 @@
 
 pub mod cloudhsm;
 pub mod eventbridge;
+pub mod ram;
 pub mod sfn;
 pub mod ssm;
 
@@ -30,6 +31,8 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalServerError",
     "ServiceUnavailable",
     "ServiceUnavailableException",
+    // RAM
+    "ServerInternalException",
 ];
 const ACCESS_DENIED_CODES: &[&str] = &["CloudHsmAccessDeniedException", "AccessDeniedException", "AccessDenied"];
 const NOT_FOUND_CODES: &[&str] = &[
@@ -37,6 +40,8 @@ const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFoundException",
     "ExecutionDoesNotExist",
     "StateMachineDoesNotExist",
+    // RAM
+    "UnknownResourceException",
 ];
 const INVALID_REQUEST_CODES: &[&str] = &[
     "CloudHsmInvalidRequestException",
@@ -45,6 +50,11 @@ const INVALID_REQUEST_CODES: &[&str] = &[
     "InvalidName",
     "InvalidArn",
     "InvalidExecutionInput",
+    // RAM
+    "InvalidParameterException",
+    "MalformedArnException",
+    "OperationNotPermittedException",
+    "IdempotentParameterMismatchException",
 ];
 
 /// Classifies a failed SDK call: transport failures and 5xx/throttling are retryable, the

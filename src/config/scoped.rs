@@ -1,10 +1,12 @@
-//! The settings of the two functions that act on one job: copy-step and check-copy. Both check
-//! every job against the deployment's [`Scope`].
+//! The settings of the functions that act on one job: copy-step, check-copy and share-copy.
+//! Each checks every job against the deployment's [`Scope`].
 
-use super::settings::{Regions, cluster_lists, flag};
+use super::drill::ENV_STACK_NAME;
+use super::settings::{Regions, cluster_lists, flag, required};
 use super::{ConfigError, ENV_COPY_TAGS, ENV_KEEP_SOURCE_TAGS};
 use crate::scope::Scope;
 use crate::selection::parse_tag_pairs;
+use crate::sharing::parse_recovery_accounts;
 use crate::tags::{TagPolicy, validate_tag};
 
 /// The settings check-copy runs with: which jobs it may look at, and where.
@@ -48,6 +50,38 @@ impl CopyStepConfig {
                 keep_source_tags: flag(&get, ENV_KEEP_SOURCE_TAGS, true)?,
                 extra,
             },
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+pub const ENV_RECOVERY_ACCOUNTS: &str = "RECOVERY_ACCOUNTS";
+
+/// The settings share-copy runs with: which jobs it may share the copy of, with whom, and the
+/// stack whose share it keeps in each DR region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareCopyConfig {
+    pub scope: Scope,
+    /// Empty: sharing is off, and the step reports the copy shared with no one.
+    pub recovery_accounts: Vec<String>,
+    pub stack_name: String,
+}
+
+impl ShareCopyConfig {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let raw = get(ENV_RECOVERY_ACCOUNTS).unwrap_or_default();
+        let recovery_accounts = parse_recovery_accounts(&raw).map_err(|reason| ConfigError::Invalid {
+            name: ENV_RECOVERY_ACCOUNTS,
+            value: raw.clone(),
+            reason,
+        })?;
+        Ok(Self {
+            scope: scope(&get)?,
+            recovery_accounts,
+            stack_name: required(&get, ENV_STACK_NAME)?,
         })
     }
 

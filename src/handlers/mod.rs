@@ -1,6 +1,7 @@
-//! The three Lambda functions, over the ports, each with its own role: `start_copy` (EventBridge
-//! target: plans, starts executions, prunes), `copy_step` (the state machine's copy step) and
-//! `check_copy` (the poll loop's check).
+//! The Lambda functions, over the ports, each with its own role: `start_copy` (EventBridge
+//! target: plans, starts executions, prunes), `copy_step` (the state machine's copy step),
+//! `check_copy` (the poll loop's check), `share_copy` (sharing a READY copy with the recovery
+//! accounts) and `restore_drill` (the drills' steps).
 //!
 //! Each is a [`Handler`]: a typed request in, a typed output or a classified error out. The
 //! runtime's JSON becomes the request in [`Payload`], before any AWS call.
@@ -17,6 +18,7 @@ use crate::time::{self, EpochSeconds};
 pub mod check_copy;
 pub mod copy_step;
 pub mod restore_drill;
+pub mod share_copy;
 pub mod start_copy;
 
 pub trait Handler: Sync {
