@@ -111,6 +111,8 @@ def _ram(operation: str, params: dict, base: dict, region: str, account: str, lo
     that owns the resource"; we take the least convenient reading and ask for both)."""
     if operation in RAM_READS:
         return [Check(f"ram:{operation}", "*", base)]
+    if operation == "DeleteResourceShare":
+        return [Check("ram:DeleteResourceShare", str(params.get("resourceShareArn", "")), base)]
     if operation not in ("CreateResourceShare", "AssociateResourceShare", "DisassociateResourceShare"):
         return None
     resources = [str(r) for r in params.get("resourceArns") or []]

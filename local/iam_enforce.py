@@ -268,6 +268,10 @@ def check_request(environ: dict, body: bytes, account: str, shares: dict | None 
             params = json.loads(body or b"{}")
         except ValueError:
             params = {}
+        if rest and isinstance(params, dict):
+            from urllib.parse import parse_qs
+
+            params.update({k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()})
     elif service == "sts":
         from urllib.parse import parse_qs
 

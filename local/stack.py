@@ -46,6 +46,7 @@ FUNCTIONS = {
     "start-copy": "StartCopyFunction",
     "copy-step": "CopyStepFunction",
     "check-copy": "CheckCopyFunction",
+    "share-copy": "ShareCopyFunction",
     "restore-drill": "RestoreDrillFunction",
 }
 # Where local drills run (the template's RestoreDrillSubnets): the first DR region.
@@ -99,6 +100,7 @@ def local_substitutions(policy: dict[str, str] | None = None) -> dict[str, str]:
     return {
         "CopyStepFunctionArn": function_arn("copy-step"),
         "CheckCopyFunctionArn": function_arn("check-copy"),
+        "ShareCopyFunctionArn": function_arn("share-copy"),
         "EventBusName": "default",
         "EventSource": EVENT_SOURCE,
         **LOCAL_POLICY,
@@ -141,6 +143,9 @@ class Stack:
     drill_policy: dict[str, str] = field(default_factory=dict)
     # The template's RestoreDrillSubnets.
     drill_subnets: str = DRILL_SUBNETS
+    # The template's RecoveryAccounts (e.g. RECOVERY_ACCOUNT): each READY copy is shared with
+    # them. Off by default, so that the other tests' API call counts hold no RAM calls.
+    recovery_accounts: str = ""
     lookback_hours: int = 168
     # Extra environment for both functions (e.g. INCLUDE_CLUSTERS, COPY_TAGS).
     function_env: dict[str, str] = field(default_factory=dict)
@@ -261,6 +266,7 @@ class Stack:
             "DestinationRegions": ",".join(DESTINATION_REGIONS),
             "LookbackHours": str(self.lookback_hours),
             "RestoreDrillSubnets": self.drill_subnets,
+            "RecoveryAccounts": self.recovery_accounts,
         }
 
     def environment(self, binary: str) -> dict[str, str]:

@@ -9,6 +9,8 @@
 
 use serde::Serialize;
 
+use crate::time::EpochSeconds;
+
 /// The tag every share this stack makes carries, valued with the stack's name: the share's
 /// identity (RAM share names need not be unique) and what IAM scopes the share role to.
 pub const SHARE_TAG: &str = "cloudhsm-backup-copy:share";
@@ -18,10 +20,12 @@ pub fn share_name(stack: &str) -> String {
     format!("{stack}-dr-copies")
 }
 
-/// A client token for creating the share: the same for every caller in a region, so two
-/// executions racing to create it make one.
-pub fn create_token(stack: &str, region: &str) -> String {
-    format!("{stack}-{region}-dr-copies")
+/// A client token for creating the share: the same for every caller in a region within the
+/// hour, so two executions racing to create it make one. Bucketed by the hour because AWS does
+/// not say how long a token stays bound: a share deleted behind the stack's back must not be
+/// handed back forever.
+pub fn create_token(stack: &str, region: &str, now: EpochSeconds) -> String {
+    format!("{stack}-{region}-{}", now.div_euclid(3600))
 }
 
 /// The recovery accounts, from a comma-separated list of 12-digit account ids (empty: sharing

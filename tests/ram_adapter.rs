@@ -69,7 +69,7 @@ async fn a_share_is_made_for_the_organization_only_with_a_client_token() {
     let rule = mock!(Client::create_resource_share)
         .match_requests(|r| {
             r.allow_external_principals() == Some(false)
-                && r.client_token() == Some("dr-us-west-2-dr-copies")
+                && r.client_token() == Some("dr-us-west-2-498796")
                 && r.principals() == ["210987654321"]
                 && r.resource_arns().is_empty()
                 && r.tags().len() == 1
@@ -87,7 +87,7 @@ async fn a_share_is_made_for_the_organization_only_with_a_client_token() {
             "dr-dr-copies",
             ("cloudhsm-backup-copy:share", "dr"),
             &["210987654321".to_owned()],
-            "dr-us-west-2-dr-copies",
+            "dr-us-west-2-498796",
         )
         .await
         .unwrap();

@@ -9,6 +9,7 @@ import json
 import re
 import time
 from typing import Any, Callable
+from urllib.parse import parse_qs
 
 import api_contract
 import iam_enforce
@@ -73,6 +74,8 @@ class Control:
         if operation is None or operation[0] != "ram":
             return self.app(environ, start_response)
         params = json.loads(read_body(environ) or b"{}")
+        # Some operations (DeleteResourceShare) take their members in the query string.
+        params.update({k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()})
         account = iam_enforce.request_account(environ)
         status, body, headers = ram.serve(self.emu, operation[1], account, operation[2], params)
         return reply(start_response, f"{status} {'OK' if status == 200 else 'Error'}", body, headers)

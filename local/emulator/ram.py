@@ -1,7 +1,8 @@
 """AWS RAM, as far as sharing CloudHSM backups needs it. moto 5.2.5's RAM refuses CloudHSM ARNs
 and has no AssociateResourceShare, DisassociateResourceShare or ListResources, so the emulator
-serves these six operations itself: CreateResourceShare, AssociateResourceShare,
-DisassociateResourceShare, GetResourceShares, GetResourceShareAssociations and ListResources.
+serves these operations itself: CreateResourceShare, AssociateResourceShare,
+DisassociateResourceShare, GetResourceShares, GetResourceShareAssociations, ListResources and
+DeleteResourceShare.
 
 What it holds to, where AWS documents it: a share is regional and its principals see its
 resources only in its region; only resources you own can be shared (a backup shared with you
@@ -67,6 +68,7 @@ class Share:
     created: float
     token: str | None
     associations: dict[tuple[str, str], Association] = field(default_factory=dict)
+    deleted: bool = False
 
 
 # ----- what the CloudHSM parts ask -----------------------------------------------------------
@@ -78,7 +80,7 @@ def shared_with(emu: Emulator, account: str, region: str) -> set[str]:
     found: set[str] = set()
     with emu.lock:
         for share in emu.shares.values():
-            if share.region != region or share.owner == account:
+            if share.region != region or share.owner == account or share.deleted:
                 continue
             _settle(share, now)
             principal = share.associations.get(("PRINCIPAL", account))
@@ -88,7 +90,7 @@ def shared_with(emu: Emulator, account: str, region: str) -> set[str]:
     return found
 
 
-# ----- the six operations --------------------------------------------------------------------
+# ----- the operations ------------------------------------------------------------------------
 
 
 def serve(emu: Emulator, operation: str, account: str, region: str, params: dict) -> tuple[int, dict, dict[str, str]]:
@@ -100,6 +102,7 @@ def serve(emu: Emulator, operation: str, account: str, region: str, params: dict
         "GetResourceShares": _get_shares,
         "GetResourceShareAssociations": _get_associations,
         "ListResources": _list_resources,
+        "DeleteResourceShare": _delete,
     }
     handler = handlers.get(operation)
     try:
@@ -139,6 +142,17 @@ def _create(emu: Emulator, account: str, region: str, p: dict) -> dict:
     return {"resourceShare": _share_dict(share), **({"clientToken": token} if token else {})}
 
 
+def _delete(emu: Emulator, account: str, region: str, p: dict) -> dict:
+    share = _own_share(emu, account, region, p["resourceShareArn"])
+    now = time.time()
+    # Its principals lose access at once; its client token is free again (AWS does not say
+    # how long a token stays bound to what it made).
+    for association in share.associations.values():
+        association.status, association.updated = "DISASSOCIATED", now
+    share.deleted, share.token = True, None
+    return {"returnValue": True, **({"clientToken": p["clientToken"]} if p.get("clientToken") else {})}
+
+
 def _change(emu: Emulator, account: str, region: str, p: dict, associate: bool) -> dict:
     share = _own_share(emu, account, region, p["resourceShareArn"])
     now = time.time()
@@ -151,7 +165,7 @@ def _change(emu: Emulator, account: str, region: str, p: dict, associate: bool) 
 
 def _own_share(emu: Emulator, account: str, region: str, arn: str) -> Share:
     share = emu.shares.get(arn)
-    if share is None or share.owner != account or share.region != region:
+    if share is None or share.owner != account or share.region != region or share.deleted:
         raise RamError("UnknownResourceException", f"ResourceShare {arn} could not be found.")
     return share
 
@@ -235,7 +249,7 @@ def _page(items: list[dict], key: str, p: dict) -> dict:
 
 def _visible_shares(emu: Emulator, account: str, region: str, owner: str) -> list[Share]:
     now = time.time()
-    shares = [s for s in emu.shares.values() if s.region == region]
+    shares = [s for s in emu.shares.values() if s.region == region and not s.deleted]
     for share in shares:
         _settle(share, now)
     if owner == "SELF":

@@ -102,7 +102,7 @@ impl<B: BackupApi, S: ShareApi> Handler for ShareCopy<B, S> {
     type Output = ShareResult;
     type Error = ShareCopyError;
 
-    async fn handle(&self, request: ShareRequest, _now: EpochSeconds) -> Result<ShareResult, ShareCopyError> {
+    async fn handle(&self, request: ShareRequest, now: EpochSeconds) -> Result<ShareResult, ShareCopyError> {
         // Every input check comes before the first AWS call.
         request.job.validate()?;
         self.config.scope.admit(&request.job)?;
@@ -120,16 +120,16 @@ impl<B: BackupApi, S: ShareApi> Handler for ShareCopy<B, S> {
             });
         }
         let span = request.job.span();
-        self.share(&request).instrument(span).await
+        self.share(&request, now).instrument(span).await
     }
 }
 
 impl<B: BackupApi, S: ShareApi> ShareCopy<B, S> {
-    async fn share(&self, request: &ShareRequest) -> Result<ShareResult, ShareCopyError> {
+    async fn share(&self, request: &ShareRequest, now: EpochSeconds) -> Result<ShareResult, ShareCopyError> {
         let region = request.job.destination_region.as_str();
         let backup_id = request.destination_backup_id.as_str();
         let arn = self.copy_arn(request).await?;
-        let share = self.share_arn(region).await?;
+        let share = self.share_arn(region, now).await?;
         let accounts = &self.config.recovery_accounts;
         let principals = self
             .shares
@@ -209,13 +209,13 @@ impl<B: BackupApi, S: ShareApi> ShareCopy<B, S> {
     }
 
     /// The stack's share in the region, made when there is none.
-    async fn share_arn(&self, region: &str) -> Result<String, ShareCopyError> {
+    async fn share_arn(&self, region: &str, now: EpochSeconds) -> Result<String, ShareCopyError> {
         let name = share_name(&self.config.stack_name);
         let tag = (SHARE_TAG, self.config.stack_name.as_str());
         if let Some(arn) = self.shares.find_shares(region, &name, tag).await?.into_iter().next() {
             return Ok(arn);
         }
-        let token = create_token(&self.config.stack_name, region);
+        let token = create_token(&self.config.stack_name, region, now);
         let arn = self
             .shares
             .create_share(region, &name, tag, &self.config.recovery_accounts, &token)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 
-from stack import SOURCE_REGION, STACK_NAME, check_request, copy_request, schedule_event, wait_until
+import time
+
+from stack import RECOVERY_ACCOUNT, SOURCE_REGION, STACK_NAME, check_request, copy_request, schedule_event, wait_until
 
 NOT_EMULATED = {"Logs", "Trace", "DeliverLogs", "DeadLetters"}
 DRILL_ROLES = ("RestoreDrillRole", "RestoreDrillStateMachineRole")
@@ -171,8 +173,10 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
         ("CopyTrackerRole", "Announce"): execution_works,
     }
     # PruneOwnCopies is shown by test_pruning_needs_its_statement_and_nothing_else_can_delete, the
-    # drills' statements by test_every_drill_statement_is_needed_by_a_drill.
-    covered = set(flows) | {("StartCopyRole", "PruneOwnCopies")} | {(role, sid) for role in DRILL_ROLES for sid in statements_of(stack, role)}
+    # drills' statements by test_every_drill_statement_is_needed_by_a_drill, the share role's by
+    # test_every_share_statement_is_needed_to_share_a_copy.
+    covered = (set(flows) | {("StartCopyRole", "PruneOwnCopies")} | {(role, sid) for role in DRILL_ROLES for sid in statements_of(stack, role)}
+               | {("ShareCopyRole", sid) for sid in statements_of(stack, "ShareCopyRole")})
     exercisable = {k for k in all_statements(stack) if k[1] not in NOT_EMULATED}
     assert exercisable == covered, exercisable ^ covered
     assert_each_statement_needed(stack, flows)
@@ -241,4 +245,57 @@ def test_every_drill_statement_is_needed_by_a_drill(stack):
     assert set(flows) == {(r, sid) for r in DRILL_ROLES for sid in statements_of(stack, r)}
     assert_each_statement_needed(stack, flows)
     stack.wait_for_drills(0, timeout=180)
+    stack.control("POST", "denials")
+
+
+def test_every_share_statement_is_needed_to_share_a_copy(make_stack):
+    """The share role's: each statement is needed to share a copy again after it was unshared,
+    to make the share when there is none, or to take an account no longer configured out of it."""
+    stack = make_stack(recovery_accounts=RECOVERY_ACCOUNT)
+    cluster_id, backup_id = stack.create_cluster()
+    assert stack.invoke("start-copy", schedule_event("sweep-to-share"))[1] is None
+    stack.wait_for_executions(2, timeout=180)
+    copy = next(c for c in stack.copies(backup_id, "us-west-2") if c["BackupState"] == "READY")
+    request = {"job": {**copy_request(backup_id, cluster_id)["job"]}, "destinationBackupId": copy["BackupId"]}
+    ram = stack.client("ram", "us-west-2")
+    stack.control("POST", "config", {"organizationAccounts": ["123456789012", RECOVERY_ACCOUNT, "111122223333"]})
+
+    def shares() -> list[str]:
+        return [s["resourceShareArn"] for s in ram.get_resource_shares(resourceOwner="SELF")["resourceShares"]]
+
+    def shared() -> bool:
+        for _ in range(30):
+            result, error = stack.invoke("share-copy", request)
+            if error is None:
+                return result["sharedWith"] == [RECOVERY_ACCOUNT]
+            if (result or {}).get("errorType") != "Pending":
+                return False
+            time.sleep(0.5)
+        return False
+
+    def reshared() -> bool:
+        # (A flow before may have left no share: made again first.)
+        if not shares() and not shared():
+            return False
+        ram.disassociate_resource_share(resourceShareArn=shares()[0], resourceArns=[copy["BackupArn"]])
+        return shared()
+
+    def made_anew() -> bool:
+        for arn in shares():
+            ram.delete_resource_share(resourceShareArn=arn)
+        return shared()
+
+    def extra_account_removed() -> bool:
+        if not shares() and not shared():
+            return False
+        ram.associate_resource_share(resourceShareArn=shares()[0], principals=["111122223333"])
+        return shared() and "111122223333" not in {
+            a["associatedEntity"] for a in ram.get_resource_share_associations(associationType="PRINCIPAL", resourceShareArns=shares())["resourceShareAssociations"]
+            if a["status"] in ("ASSOCIATING", "ASSOCIATED")}
+
+    flows = {("ShareCopyRole", sid): reshared for sid in ("ReadCopies", "ReadShares", "ShareCopies", "PolicyOfSharedCopies")}
+    flows[("ShareCopyRole", "MakeTheShare")] = made_anew
+    flows[("ShareCopyRole", "UnshareRemovedAccounts")] = extra_account_removed
+    assert set(flows) == {("ShareCopyRole", sid) for sid in statements_of(stack, "ShareCopyRole")}
+    assert_each_statement_needed(stack, flows)
     stack.control("POST", "denials")

@@ -132,4 +132,4 @@ def test_sharing_a_backup_is_checked_per_backup_and_needs_its_resource_policy():
                          lambda r, i: {})
     assert [c.action for c in unshare] == ["ram:DisassociateResourceShare", "cloudhsm:DeleteResourcePolicy"]
     assert [c.action for c in checks_for("ram", "ListResources", {}, "us-west-2", "1", lambda r, i: {})] == ["ram:ListResources"]
-    assert checks_for("ram", "DeleteResourceShare", {}, "us-west-2", "1", lambda r, i: {}) is None
+    assert checks_for("ram", "UpdateResourceShare", {}, "us-west-2", "1", lambda r, i: {}) is None

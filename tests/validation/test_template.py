@@ -95,6 +95,9 @@ def test_asl_validator_catches_a_broken_definition(tmp_path):
 # only possible Resource for them. Everything else must name its resources.
 NO_RESOURCE_LEVEL = {
     "cloudhsm:DescribeBackups",
+    "ram:CreateResourceShare",
+    "ram:GetResourceShares",
+    "ram:GetResourceShareAssociations",
     "cloudhsm:DescribeClusters",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -135,7 +138,7 @@ def test_iam_statements_name_actions_and_explain_every_wildcard_resource():
     # Checked as deployed: SAM adds no role or managed policy of its own.
     assert all(not r["Properties"].get("ManagedPolicyArns") for r in d.roles.values())
     assert {f["Properties"]["Role"] for f in d.functions.values()} == {
-        d.get_att(n, "Arn") for n in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "RestoreDrillRole")
+        d.get_att(n, "Arn") for n in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "ShareCopyRole", "RestoreDrillRole")
     }
     for name, statements in role_statements(d).items():
         for statement in statements:
@@ -224,7 +227,7 @@ def test_service_trust_and_resource_policies_name_their_source():
     assert tracker["Condition"]["StringEquals"]["aws:SourceAccount"] == d.account
     assert tracker["Condition"]["ArnLike"]["aws:SourceArn"] == d.ref("CopyTracker")
     invoke = next(s for s in role_statements(d)["CopyTrackerRole"] if s["Sid"] == "InvokeSteps")
-    assert sorted(invoke["Resource"]) == sorted(d.get_att(f, "Arn") for f in ("CopyStepFunction", "CheckCopyFunction"))
+    assert sorted(invoke["Resource"]) == sorted(d.get_att(f, "Arn") for f in ("CopyStepFunction", "CheckCopyFunction", "ShareCopyFunction"))
     queue = d.resources("AWS::SQS::QueuePolicy")["StartCopyDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     topic = d.resources("AWS::SNS::TopicPolicy")["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     for statements in (queue, topic):
@@ -313,12 +316,12 @@ def test_every_alarm_notifies_the_topic_when_there_is_one():
 
 def test_function_settings_match_what_the_code_reads():
     # Every variable the template sets must be one the configuration code knows, and back.
-    code = (ROOT / "src" / "config.rs").read_text() + (ROOT / "src" / "config" / "drill.rs").read_text()
+    code = "".join((ROOT / "src" / name).read_text() for name in ("config.rs", "config/drill.rs", "config/scoped.rs"))
     known = set(re.findall(r'pub const ENV_\w+: &str = "(\w+)";', code)) - {"AWS_REGION"}
     resources = template()["Resources"]
     variables = {
         v
-        for name in ("StartCopyFunction", "CopyStepFunction", "CheckCopyFunction", "RestoreDrillFunction")
+        for name in ("StartCopyFunction", "CopyStepFunction", "CheckCopyFunction", "ShareCopyFunction", "RestoreDrillFunction")
         for v in resources[name]["Properties"]["Environment"]["Variables"]
     }
     assert variables == known
@@ -338,7 +341,7 @@ def test_task_timeouts_outlast_the_functions_they_run():
     # after the task was declared failed), so each task allows its function's timeout and more.
     resources = template()["Resources"]
     definition = json.loads(ASL.read_text())
-    for state, function in (("RequestCopy", "CopyStepFunction"), ("CheckCopy", "CheckCopyFunction")):
+    for state, function in (("RequestCopy", "CopyStepFunction"), ("CheckCopy", "CheckCopyFunction"), ("ShareCopy", "ShareCopyFunction")):
         lambda_timeout = resources[function]["Properties"]["Timeout"]
         assert definition["States"][state]["TimeoutSeconds"] >= lambda_timeout + 30, state
     drill = json.loads((ROOT / "statemachine" / "restore-drill.asl.json").read_text())
@@ -379,7 +382,7 @@ def test_checkov_finds_nothing_unexplained(which, translated):
     if which == "translated":
         # Its IAM checks ran on every role (in the untranslated template there is none).
         roles = {c["resource"] for c in results["passed_checks"] if c["resource"].startswith("AWS::IAM::Role.") and c["check_id"] == "CKV_AWS_111"}
-        assert roles == {f"AWS::IAM::Role.{r}" for r in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "CopyTrackerRole", "RestoreDrillRole", "RestoreDrillStateMachineRole")}
+        assert roles == {f"AWS::IAM::Role.{r}" for r in ("StartCopyRole", "CopyStepRole", "CheckCopyRole", "ShareCopyRole", "CopyTrackerRole", "RestoreDrillRole", "RestoreDrillStateMachineRole")}
 
 
 def test_cfn_lint_passes_on_the_translated_template(translated):

@@ -1,0 +1,88 @@
+"""Sharing every READY copy with a recovery account (RecoveryAccounts), end to end on the local
+stack with IAM enforced: the tracker shares the copy in its region through the stack's RAM share
+before it announces the success (which says with whom), the recovery account lists the copy
+with DescribeBackups(Shared=true) and restores a cluster from its ARN, and a share RAM fails is
+announced as a failure with RAM's reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack import DESTINATION_REGIONS, RECOVERY_ACCOUNT, schedule_event, wait_until
+
+
+@pytest.fixture
+def sharing(make_stack):
+    return make_stack(recovery_accounts=RECOVERY_ACCOUNT)
+
+
+def shared_with_recovery(stack, region: str) -> dict[str, dict]:
+    listed = stack.hsm(region, RECOVERY_ACCOUNT).describe_backups(Shared=True)["Backups"]
+    return {b["BackupId"]: b for b in listed}
+
+
+def outcomes(stack, count: int) -> list[dict]:
+    found: list[dict] = []
+    wait_until(f"{count} announcements", lambda: found.extend(stack.announcements()) or len(found) >= count, timeout=120)
+    return found
+
+
+def test_every_copy_is_shared_before_its_success_and_the_recovery_account_restores_it(sharing):
+    _cluster_id, backup_id = sharing.create_cluster()
+    _, error = sharing.invoke("start-copy", schedule_event("share-1"))
+    assert error is None, error
+    events = outcomes(sharing, len(DESTINATION_REGIONS))
+    assert {e["detail-type"] for e in events} == {"CloudHSM Backup Copy Succeeded"}, events
+    for event in events:
+        detail = event["detail"]
+        assert detail["sharedWith"] == [RECOVERY_ACCOUNT], detail
+        # Announced only once the recovery account can see it.
+        seen = shared_with_recovery(sharing, detail["destinationRegion"])
+        assert detail["destinationBackupId"] in seen, (detail, seen)
+        copy = seen[detail["destinationBackupId"]]
+        assert (copy["SourceBackup"], copy["BackupState"]) == (backup_id, "READY")
+    # One share per region, made by the stack with its tag.
+    for region in DESTINATION_REGIONS:
+        shares = sharing.client("ram", region).get_resource_shares(resourceOwner="SELF")["resourceShares"]
+        assert [(s["name"], s["allowExternalPrincipals"]) for s in shares] == [("cloudhsm-backup-copy-dr-copies", False)], shares
+        assert {"key": "cloudhsm-backup-copy:share", "value": "cloudhsm-backup-copy"} in shares[0]["tags"]
+
+    # From the recovery account's side: a cluster restored from the shared copy's ARN.
+    west = events[[e["detail"]["destinationRegion"] for e in events].index("us-west-2")]["detail"]
+    copy = shared_with_recovery(sharing, "us-west-2")[west["destinationBackupId"]]
+    recipient = sharing.hsm("us-west-2", RECOVERY_ACCOUNT)
+    cluster = recipient.create_cluster(SourceBackupId=copy["BackupArn"], HsmType=copy["HsmType"], Mode=copy["Mode"],
+                                       SubnetIds=["subnet-0a1b2c3d"])["Cluster"]
+    wait_until("the restore", lambda: recipient.describe_clusters(Filters={"clusterIds": [cluster["ClusterId"]]})["Clusters"][0]["State"] == "ACTIVE",
+               timeout=30)
+
+    # A later copy joins the same share.
+    second = sharing.make_backup(_cluster_id)
+    sharing.invoke("start-copy", schedule_event("share-2"))
+    events = outcomes(sharing, len(DESTINATION_REGIONS))
+    assert all(e["detail"]["sharedWith"] == [RECOVERY_ACCOUNT] for e in events), events
+    for region in DESTINATION_REGIONS:
+        assert len(sharing.client("ram", region).get_resource_shares(resourceOwner="SELF")["resourceShares"]) == 1
+        assert {b["SourceBackup"] for b in shared_with_recovery(sharing, region).values()} == {backup_id, second}
+
+
+def test_a_share_ram_fails_is_announced_as_a_failure_with_rams_reason(sharing):
+    sharing.control("POST", "config", {"failShares": True})
+    sharing.create_cluster()
+    sharing.invoke("start-copy", schedule_event("share-fails"))
+    events = outcomes(sharing, len(DESTINATION_REGIONS))
+    assert {e["detail-type"] for e in events} == {"CloudHSM Backup Copy Failed"}, events
+    for event in events:
+        failure = event["detail"]["failure"]
+        assert failure["reason"] == "SHARE_FAILED" and failure["error"] == "Retryable", failure
+        assert "could not be shared" in failure["cause"], failure
+        assert failure["destinationBackupId"].startswith("backup-")
+    assert all(shared_with_recovery(sharing, r) == {} for r in DESTINATION_REGIONS)
+
+
+def test_without_recovery_accounts_nothing_is_shared_and_the_success_says_so(stack):
+    stack.create_cluster()
+    stack.invoke("start-copy", schedule_event("no-share"))
+    events = outcomes(stack, len(DESTINATION_REGIONS))
+    assert [e["detail"]["sharedWith"] for e in events] == [[]] * len(DESTINATION_REGIONS), events
+    assert stack.control("GET", "requests").get("ram:CreateResourceShare") is None
