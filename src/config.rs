@@ -44,6 +44,8 @@ pub struct StartCopyConfig {
     pub event_bus_name: String,
     /// Mark each cluster's newest READY copy per region NeverExpires (see [`crate::guard`]).
     pub guard_newest_copy: bool,
+    /// Share every READY copy the sweep sees that is not yet shared (see [`crate::sharing`]).
+    pub sharing: Option<crate::sharing::Recipients>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,6 +133,7 @@ impl StartCopyConfig {
             restore_kit,
             event_bus_name,
             guard_newest_copy,
+            sharing: scoped::recipients(&get)?,
         })
     }
 

@@ -20,6 +20,10 @@ pub const IN_PROGRESS_METRIC: &str = "CopiesInProgress";
 /// Kits whose newest copy could not be guarded, or whose superseded guard could not be cleared
 /// (GuardNewestCopy).
 pub const GUARDS_FAILED_METRIC: &str = "CopyGuardsFailed";
+/// READY copies a sweep found unshared with the recovery accounts and shared again, and
+/// whether its share run in the region failed (RecoveryAccounts; see [`crate::sharing`]).
+pub const SHARES_REPAIRED_METRIC: &str = "SharesRepaired";
+pub const SHARING_FAILED_METRIC: &str = "SharingFailed";
 /// Restore drills finished in a region, by their result (the drill's finish step writes them).
 pub const DRILLS_SUCCEEDED_METRIC: &str = "RestoreDrillsSucceeded";
 pub const DRILLS_FAILED_METRIC: &str = "RestoreDrillsFailed";

@@ -158,6 +158,8 @@ pub enum AssociationKind<'a> {
     Principals,
     /// Whether this resource (an ARN) is in it.
     Resource(&'a str),
+    /// Every resource it holds.
+    Resources,
 }
 
 /// AWS RAM, as sharing the copies needs it. RAM is regional: every call names its region.

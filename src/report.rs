@@ -59,6 +59,12 @@ pub struct Summary {
     pub restore_kit_counts: HashMap<String, usize>,
     #[serde(skip_serializing_if = "is_zero")]
     pub mode_mismatches: usize,
+    /// READY copies found unshared with the recovery accounts and shared again, and the
+    /// regions whose share run failed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reshared_count: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sharing_failed_regions: Vec<String>,
     /// The first [`MAX_LISTED`] failures; `failed_count` counts them all.
     pub failed: Vec<Failed>,
     pub failed_count: usize,

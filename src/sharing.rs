@@ -43,6 +43,16 @@ pub fn parse_recovery_accounts(raw: &str) -> Result<Vec<String>, String> {
     Ok(accounts)
 }
 
+mod share;
+pub use share::ensure_share;
+
+/// Whom the copies are shared with, and whose share holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipients {
+    pub accounts: Vec<String>,
+    pub stack_name: String,
+}
+
 /// A RAM association's status (`ResourceShareAssociationStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -102,10 +112,9 @@ pub struct ShareStep {
     pub verdict: Verdict,
 }
 
-/// The step for one copy, from the share's principal associations and the copy's resource
-/// association (if any). A FAILED association is asked for again (its cause may be gone) and
-/// reported; anything asked for now is pending.
-pub fn plan(accounts: &[String], principals: &[Association], copy: Option<&Association>) -> ShareStep {
+/// The principals to add (missing, FAILED or gone), with the failures seen and whether any is
+/// still settling.
+pub fn missing_principals(accounts: &[String], principals: &[Association]) -> (Vec<String>, Vec<String>, bool) {
     let find = |account: &str| principals.iter().find(|p| p.entity == account);
     let mut failures: Vec<String> = Vec::new();
     let mut pending = false;
@@ -124,6 +133,29 @@ pub fn plan(accounts: &[String], principals: &[Association], copy: Option<&Assoc
             }
         }
     }
+    (add_principals, failures, pending)
+}
+
+/// The READY copies among `copies` whose ARN the share does not hold (never associated, FAILED,
+/// or unshared): what a sweep associates again.
+pub fn unshared<'a>(copies: &'a [crate::backup::Backup], resources: &[Association]) -> Vec<&'a str> {
+    copies
+        .iter()
+        .filter(|c| c.state == crate::backup::BackupState::Ready)
+        .filter_map(|c| c.arn.as_deref())
+        .filter(|arn| {
+            !resources.iter().any(|r| {
+                r.entity == *arn && matches!(r.status, AssociationStatus::Associated | AssociationStatus::Associating)
+            })
+        })
+        .collect()
+}
+
+/// The step for one copy, from the share's principal associations and the copy's resource
+/// association (if any). A FAILED association is asked for again (its cause may be gone) and
+/// reported; anything asked for now is pending.
+pub fn plan(accounts: &[String], principals: &[Association], copy: Option<&Association>) -> ShareStep {
+    let (add_principals, mut failures, mut pending) = missing_principals(accounts, principals);
     let remove_principals = principals
         .iter()
         .filter(|p| p.status.is_in() && !accounts.contains(&p.entity))
@@ -225,6 +257,34 @@ mod tests {
             Some(&a(COPY, Disassociated)),
         );
         assert_eq!((step.associate_copy, step.verdict), (true, Verdict::Pending));
+    }
+
+    #[test]
+    fn a_sweep_shares_again_the_ready_copies_the_share_does_not_hold() {
+        use crate::backup::{Backup, BackupState};
+        let copy = |id: &str, state| Backup {
+            arn: Some(format!("arn:aws:cloudhsm:us-west-2:123456789012:backup/{id}")),
+            ..Backup::original(id, None, state, Some(0))
+        };
+        let copies = [
+            copy("backup-held", BackupState::Ready),
+            copy("backup-settling", BackupState::Ready),
+            copy("backup-failed", BackupState::Ready),
+            copy("backup-revoked", BackupState::Ready),
+            copy("backup-new", BackupState::Ready),
+            copy("backup-making", BackupState::CreateInProgress),
+        ];
+        let arn = |id: &str| format!("arn:aws:cloudhsm:us-west-2:123456789012:backup/{id}");
+        let resources = [
+            a(&arn("backup-held"), Associated),
+            a(&arn("backup-settling"), Associating),
+            a(&arn("backup-failed"), Failed),
+            a(&arn("backup-revoked"), Disassociated),
+        ];
+        assert_eq!(
+            unshared(&copies, &resources),
+            vec![arn("backup-failed"), arn("backup-revoked"), arn("backup-new")]
+        );
     }
 
     #[test]

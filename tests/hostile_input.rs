@@ -13,19 +13,23 @@ use std::sync::Mutex;
 use support::invoke;
 
 use cloudhsm_backup_copy::backup::Backup;
-use cloudhsm_backup_copy::config::{CheckCopyConfig, CopyStepConfig, RestoreDrillConfig, StartCopyConfig};
+use cloudhsm_backup_copy::config::{
+    CheckCopyConfig, CopyStepConfig, RestoreDrillConfig, ShareCopyConfig, StartCopyConfig,
+};
 use cloudhsm_backup_copy::drill::DrillSubnets;
 use cloudhsm_backup_copy::error::{AwsError, Classified, MAX_MESSAGE_CHARS, diagnostic};
 use cloudhsm_backup_copy::handlers::check_copy::CheckCopy;
 use cloudhsm_backup_copy::handlers::copy_step::CopyStep;
 use cloudhsm_backup_copy::handlers::restore_drill::RestoreDrill;
+use cloudhsm_backup_copy::handlers::share_copy::ShareCopy;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{
-    Announcement, BackupApi, BackupQuery, ClusterApi, EventPublisher, ExecutionApi, ExecutionStatus, ParameterStore,
-    Restore, StartOutcome,
+    Announcement, AssociationKind, BackupApi, BackupQuery, ClusterApi, EventPublisher, ExecutionApi, ExecutionStatus,
+    ParameterStore, Restore, ShareApi, StartOutcome,
 };
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::Cluster;
+use cloudhsm_backup_copy::sharing::Association;
 use cloudhsm_backup_copy::tags::TagPolicy;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -116,6 +120,37 @@ impl ClusterApi for Counting {
     }
 }
 
+impl ShareApi for Counting {
+    async fn find_shares(&self, _: &str, _: &str, _: (&str, &str)) -> Result<Vec<String>, AwsError> {
+        self.count();
+        Ok(vec![])
+    }
+    async fn create_share(&self, _: &str, _: &str, _: (&str, &str), _: &[String], _: &str) -> Result<String, AwsError> {
+        self.count();
+        Ok("arn:aws:ram:us-west-2:123456789012:resource-share/s".into())
+    }
+    async fn associations(&self, _: &str, _: &str, _: AssociationKind<'_>) -> Result<Vec<Association>, AwsError> {
+        self.count();
+        Ok(vec![])
+    }
+    async fn change(&self, _: &str, _: &str, _: bool, _: &[String], _: &[String]) -> Result<(), AwsError> {
+        self.count();
+        Ok(())
+    }
+}
+
+fn share_copy() -> ShareCopy<Counting, Counting> {
+    ShareCopy {
+        backups: Counting::default(),
+        shares: Counting::default(),
+        config: ShareCopyConfig {
+            scope: scope(),
+            recovery_accounts: vec!["210987654321".into()],
+            stack_name: "dr".into(),
+        },
+    }
+}
+
 fn scope() -> Scope {
     Scope {
         destination_regions: vec!["us-west-2".into()],
@@ -140,12 +175,13 @@ fn copy_step() -> CopyStep<Counting> {
     }
 }
 
-fn start_copy() -> StartCopy<Counting, Counting, Counting, Counting> {
+fn start_copy() -> StartCopy<Counting, Counting, Counting, Counting, Counting> {
     StartCopy {
         backups: Counting::default(),
         executions: Counting::default(),
         parameters: Counting::default(),
         events: Counting::default(),
+        shares: Counting::default(),
         config: StartCopyConfig {
             destination_regions: vec!["us-west-2".into()],
             ..support::start_copy_config()
@@ -306,6 +342,24 @@ fn copy_request() -> impl Strategy<Value = Value> {
     prop_oneof![step, step_bad_id, elsewhere]
 }
 
+/// share-copy's input broken (any job, a forged copy id) or outside the deployment.
+fn share_request() -> impl Strategy<Value = Value> {
+    let any = (any_json(), any_json()).prop_map(|(job, id)| json!({"job": job, "destinationBackupId": id}));
+    let job = json!({"sourceBackupId": "backup-4kuraxsqetz", "sourceClusterId": null, "sourceRegion": "us-east-1",
+                     "destinationRegion": "us-west-2", "generation": 0});
+    let forged_id = {
+        let job = job.clone();
+        bad_id().prop_map(move |id| json!({"job": job, "destinationBackupId": id}))
+    };
+    let elsewhere =
+        prop_oneof![Just("us-gov-west-1"), Just("eu-central-1"), Just("cn-north-1")].prop_map(move |destination| {
+            let mut job = job.clone();
+            job["destinationRegion"] = json!(destination);
+            json!({"job": job, "destinationBackupId": "backup-lzcmpu5nwui"})
+        });
+    prop_oneof![any, forged_id, elsewhere]
+}
+
 /// The error's type, after checking its message is capped (a hostile payload cannot flood
 /// logs, execution history or failure events).
 fn error_type(e: impl Classified) -> String {
@@ -391,6 +445,15 @@ proptest! {
         prop_assert!(err.is_some());
         prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
         prop_assert_eq!(svc.backups.calls(), 0);
+    }
+
+    #[test]
+    fn share_copy_refuses_broken_or_foreign_requests_without_calling_aws(payload in prop_oneof![share_request(), any_json()]) {
+        let svc = share_copy();
+        let err = runtime().block_on(invoke(&svc, payload.clone(), NOW)).err();
+        prop_assert!(err.is_some(), "accepted {}", payload);
+        prop_assert_eq!(error_type(err.unwrap()), "InvalidInput");
+        prop_assert_eq!(svc.backups.calls() + svc.shares.calls(), 0);
     }
 
     #[test]

@@ -7,158 +7,17 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use cloudhsm_backup_copy::backup::{Backup, BackupState};
 use cloudhsm_backup_copy::config::ShareCopyConfig;
-use cloudhsm_backup_copy::error::AwsError;
 use cloudhsm_backup_copy::handlers::share_copy::{ShareCopy, ShareCopyError};
-use cloudhsm_backup_copy::ports::{AssociationKind, ShareApi};
-use cloudhsm_backup_copy::sharing::{Association, AssociationStatus};
+use cloudhsm_backup_copy::sharing::AssociationStatus;
 use serde_json::{Value, json};
+use support::ram::FakeRam;
 use support::*;
 
 const COPY: &str = "backup-lzcmpu5nwui";
 const COPY_ARN: &str = "arn:aws:cloudhsm:us-west-2:123456789012:backup/backup-lzcmpu5nwui";
 const RECOVERY: &str = "210987654321";
-
-/// An association: whether it is a resource's, its status and message.
-type Entry = (bool, AssociationStatus, Option<String>);
-
-/// RAM in memory: shares by region, associations by (share, entity), every call recorded.
-#[derive(Default)]
-struct FakeRam {
-    shares: Mutex<Vec<(String, String, String)>>,
-    associations: Mutex<HashMap<(String, String), Entry>>,
-    calls: Mutex<Vec<String>>,
-}
-
-impl FakeRam {
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-    /// Every ASSOCIATING association settles: ASSOCIATED, or FAILED with `failure`.
-    fn settle(&self, failure: Option<&str>) {
-        for (is_resource, status, message) in self.associations.lock().unwrap().values_mut() {
-            if *status == AssociationStatus::Associating {
-                let fails = *is_resource && failure.is_some();
-                *status = if fails {
-                    AssociationStatus::Failed
-                } else {
-                    AssociationStatus::Associated
-                };
-                *message = fails.then(|| failure.unwrap().to_owned());
-            }
-        }
-    }
-    fn set(&self, entity: &str, status: AssociationStatus) {
-        let share = self.shares.lock().unwrap()[0].0.clone();
-        self.associations
-            .lock()
-            .unwrap()
-            .get_mut(&(share, entity.to_owned()))
-            .unwrap()
-            .1 = status;
-    }
-}
-
-impl ShareApi for FakeRam {
-    async fn find_shares(&self, region: &str, name: &str, tag: (&str, &str)) -> Result<Vec<String>, AwsError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("GetResourceShares {region} {name}"));
-        let wanted = format!("{}={}", tag.0, tag.1);
-        Ok(self
-            .shares
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(arn, n, t)| arn.contains(region) && n == name && *t == wanted)
-            .map(|(arn, _, _)| arn.clone())
-            .collect())
-    }
-
-    async fn create_share(
-        &self,
-        region: &str,
-        name: &str,
-        tag: (&str, &str),
-        principals: &[String],
-        _token: &str,
-    ) -> Result<String, AwsError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("CreateResourceShare {region} {name}"));
-        let arn = format!("arn:aws:ram:{region}:123456789012:resource-share/s1");
-        self.shares
-            .lock()
-            .unwrap()
-            .push((arn.clone(), name.to_owned(), format!("{}={}", tag.0, tag.1)));
-        for p in principals {
-            self.associations
-                .lock()
-                .unwrap()
-                .insert((arn.clone(), p.clone()), (false, AssociationStatus::Associating, None));
-        }
-        Ok(arn)
-    }
-
-    async fn associations(
-        &self,
-        _region: &str,
-        share: &str,
-        kind: AssociationKind<'_>,
-    ) -> Result<Vec<Association>, AwsError> {
-        let all = self.associations.lock().unwrap();
-        Ok(all
-            .iter()
-            .filter(|((s, entity), (is_resource, _, _))| {
-                s == share
-                    && match kind {
-                        AssociationKind::Principals => !is_resource,
-                        AssociationKind::Resource(arn) => *is_resource && entity == arn,
-                    }
-            })
-            .map(|((_, entity), (_, status, message))| Association {
-                entity: entity.clone(),
-                status: *status,
-                message: message.clone(),
-            })
-            .collect())
-    }
-
-    async fn change(
-        &self,
-        _region: &str,
-        share: &str,
-        associate: bool,
-        resources: &[String],
-        principals: &[String],
-    ) -> Result<(), AwsError> {
-        let verb = if associate { "Associate" } else { "Disassociate" };
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("{verb}ResourceShare {resources:?} {principals:?}"));
-        let status = if associate {
-            AssociationStatus::Associating
-        } else {
-            AssociationStatus::Disassociated
-        };
-        let mut all = self.associations.lock().unwrap();
-        for (entity, is_resource) in resources
-            .iter()
-            .map(|r| (r, true))
-            .chain(principals.iter().map(|p| (p, false)))
-        {
-            all.insert((share.to_owned(), entity.clone()), (is_resource, status, None));
-        }
-        Ok(())
-    }
-}
 
 fn copy_in_west(state: BackupState, source: &str) -> Backup {
     Backup {

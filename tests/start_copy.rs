@@ -24,9 +24,11 @@ use cloudhsm_backup_copy::pruning::PrunePolicy;
 use cloudhsm_backup_copy::report::Summary;
 use cloudhsm_backup_copy::restore_kit::{KitSettings, RestoreKit};
 use cloudhsm_backup_copy::selection::{Cluster, ClusterSelection};
+use cloudhsm_backup_copy::sharing::{AssociationStatus, Recipients};
 use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION};
 use cloudhsm_backup_copy::tracking::CheckInput;
 use serde_json::{Value, json};
+use support::ram::FakeRam;
 use support::*;
 
 #[derive(Default)]
@@ -114,12 +116,13 @@ fn count(summary: &Summary, reason: &str) -> usize {
     summary.skipped_counts.get(reason).copied().unwrap_or(0)
 }
 
-fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus> {
+fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam> {
     StartCopy {
         backups: hsm,
         executions: FakeSfn::default(),
         parameters: FakeParameters::default(),
         events: FakeBus::default(),
+        shares: FakeRam::default(),
         config: start_copy_config(),
     }
 }
@@ -401,7 +404,7 @@ fn copied_backup(hsm: &FakeHsm, source_id: &str, copy_id: &str, age_days: i64) {
     });
 }
 
-fn pruning_service(hsm: FakeHsm, retention_days: u32) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus> {
+fn pruning_service(hsm: FakeHsm, retention_days: u32) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam> {
     let mut svc = service(hsm);
     svc.config.destination_regions = vec!["us-west-2".into()];
     svc.config.prune = PrunePolicy {
@@ -586,7 +589,7 @@ async fn a_pruning_run_that_cannot_list_a_destination_fails_even_with_nothing_to
 }
 
 /// A sweep over one READY backup already copied to both destinations, keeping restore kits.
-fn kit_service(cluster_mode: &str) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus> {
+fn kit_service(cluster_mode: &str) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam> {
     let hsm = FakeHsm::with_source(BackupState::Ready, NOW - 3600);
     for region in ["us-west-2", "eu-west-1"] {
         hsm.add(
@@ -620,7 +623,7 @@ fn kit_copy(id: &str, source: &str, created_at: i64) -> Backup {
 
 const KIT: &str = "/cloudhsm-backup-copy/test/us-east-1/cluster-kzlczlspnho";
 
-fn stored_kit(svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus>, region: &str) -> RestoreKit {
+fn stored_kit(svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam>, region: &str) -> RestoreKit {
     serde_json::from_str(&svc.parameters.get(region, KIT).unwrap()).unwrap()
 }
 
@@ -801,7 +804,7 @@ async fn the_copy_guard_marks_the_newest_copy_and_releases_only_its_own_supersed
     invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
         .await
         .unwrap();
-    let marked = |svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus>, id: &str| {
+    let marked = |svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam>, id: &str| {
         svc.backups
             .in_region("us-west-2")
             .iter()
@@ -823,4 +826,56 @@ async fn the_copy_guard_marks_the_newest_copy_and_releases_only_its_own_supersed
         .unwrap();
     assert!(!marked(&svc, "backup-usnewerxxxx") && marked(&svc, "backup-theirsxxxxx"));
     assert!(stored_kit(&svc, "us-west-2").guarded_backup_ids.is_empty());
+}
+
+#[tokio::test]
+async fn a_sweep_shares_the_ready_copies_the_share_does_not_hold() {
+    let hsm = FakeHsm::with_source(BackupState::Ready, NOW - 3600);
+    let arn = |region: &str| {
+        format!(
+            "arn:aws:cloudhsm:{region}:123456789012:backup/backup-{}copyxxxxx",
+            &region[..2]
+        )
+    };
+    for region in ["us-west-2", "eu-west-1"] {
+        let copy = kit_copy(&format!("backup-{}copyxxxxx", &region[..2]), SOURCE, NOW - 3600);
+        hsm.add(
+            region,
+            Backup {
+                arn: Some(arn(region)),
+                ..copy
+            },
+        );
+    }
+    let mut svc = service(hsm);
+    svc.config.sharing = Some(Recipients {
+        accounts: vec!["210987654321".into()],
+        stack_name: "dr".into(),
+    });
+    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert_eq!((summary.reshared_count, summary.sharing_failed_regions.len()), (2, 0));
+    // The share is made in each region with the account; the copy is associated.
+    let calls = svc.shares.calls();
+    assert_eq!(calls.iter().filter(|c| c.starts_with("CreateResourceShare")).count(), 2);
+    assert!(calls.contains(&format!("AssociateResourceShare [\"{}\"] []", arn("us-west-2"))));
+    // Once held (here, still settling), it is not asked for again.
+    let again = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
+        .await
+        .unwrap();
+    assert_eq!(again.reshared_count, 0);
+    // Revoked behind the stack's back: shared again by the next sweep.
+    svc.shares.settle(None);
+    svc.shares.set(&arn("us-west-2"), AssociationStatus::Disassociated);
+    let repaired = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 120)
+        .await
+        .unwrap();
+    assert_eq!(repaired.reshared_count, 1);
+    assert_eq!(
+        svc.shares
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("CreateResourceShare"))
+            .count(),
+        2
+    );
 }

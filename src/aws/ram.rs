@@ -125,6 +125,7 @@ impl ShareApi for Ram {
             AssociationKind::Resource(arn) => request
                 .association_type(ResourceShareAssociationType::Resource)
                 .resource_arn(arn),
+            AssociationKind::Resources => request.association_type(ResourceShareAssociationType::Resource),
         };
         let mut pages = request.into_paginator().send();
         let mut found = Vec::new();

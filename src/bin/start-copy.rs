@@ -2,6 +2,7 @@
 
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::aws::eventbridge::EventBridge;
+use cloudhsm_backup_copy::aws::ram::Ram;
 use cloudhsm_backup_copy::aws::sfn::StepFunctions;
 use cloudhsm_backup_copy::aws::ssm::Ssm;
 use cloudhsm_backup_copy::config::StartCopyConfig;
@@ -20,6 +21,7 @@ async fn main() -> Result<(), Error> {
     let service = StartCopy {
         backups: CloudHsm::new(&shared, regions),
         parameters: Ssm::new(&shared, config.destination_regions.iter().map(String::as_str)),
+        shares: Ram::new(&shared, config.destination_regions.iter().map(String::as_str)),
         events: EventBridge::new(
             aws_sdk_eventbridge::Client::new(&shared),
             config.event_bus_name.clone(),

@@ -6,7 +6,7 @@ use super::settings::{Regions, cluster_lists, flag, required};
 use super::{ConfigError, ENV_COPY_TAGS, ENV_KEEP_SOURCE_TAGS};
 use crate::scope::Scope;
 use crate::selection::parse_tag_pairs;
-use crate::sharing::parse_recovery_accounts;
+use crate::sharing::{Recipients, parse_recovery_accounts};
 use crate::tags::{TagPolicy, validate_tag};
 
 /// The settings check-copy runs with: which jobs it may look at, and where.
@@ -88,6 +88,23 @@ impl ShareCopyConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
+}
+
+/// RECOVERY_ACCOUNTS (and then STACK_NAME): whom sweeps share the copies with; `None`: no one.
+pub(super) fn recipients(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Recipients>, ConfigError> {
+    let raw = get(ENV_RECOVERY_ACCOUNTS).unwrap_or_default();
+    let accounts = parse_recovery_accounts(&raw).map_err(|reason| ConfigError::Invalid {
+        name: ENV_RECOVERY_ACCOUNTS,
+        value: raw.clone(),
+        reason,
+    })?;
+    if accounts.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Recipients {
+        accounts,
+        stack_name: required(get, ENV_STACK_NAME)?,
+    }))
 }
 
 /// The regions and the cluster lists, which the functions acting on one job check it against.

@@ -17,7 +17,7 @@ use crate::job::{CopyJob, JobError};
 use crate::payload::{NotJson, Request, from_serde};
 use crate::ports::{AssociationKind, BackupApi, BackupQuery, ShareApi};
 use crate::scope::OutOfScope;
-use crate::sharing::{SHARE_TAG, Verdict, create_token, plan, share_name};
+use crate::sharing::{Verdict, ensure_share, plan};
 use crate::time::EpochSeconds;
 
 /// `{"job": ..., "destinationBackupId": ...}`, as the tracker's ShareCopy sends it.
@@ -129,7 +129,8 @@ impl<B: BackupApi, S: ShareApi> ShareCopy<B, S> {
         let region = request.job.destination_region.as_str();
         let backup_id = request.destination_backup_id.as_str();
         let arn = self.copy_arn(request).await?;
-        let share = self.share_arn(region, now).await?;
+        let config = &self.config;
+        let share = ensure_share(&self.shares, region, &config.stack_name, &config.recovery_accounts, now).await?;
         let accounts = &self.config.recovery_accounts;
         let principals = self
             .shares
@@ -206,21 +207,5 @@ impl<B: BackupApi, S: ShareApi> ShareCopy<B, S> {
         copy.arn
             .clone()
             .ok_or_else(|| refuse("DescribeBackups gave no BackupArn".into()))
-    }
-
-    /// The stack's share in the region, made when there is none.
-    async fn share_arn(&self, region: &str, now: EpochSeconds) -> Result<String, ShareCopyError> {
-        let name = share_name(&self.config.stack_name);
-        let tag = (SHARE_TAG, self.config.stack_name.as_str());
-        if let Some(arn) = self.shares.find_shares(region, &name, tag).await?.into_iter().next() {
-            return Ok(arn);
-        }
-        let token = create_token(&self.config.stack_name, region, now);
-        let arn = self
-            .shares
-            .create_share(region, &name, tag, &self.config.recovery_accounts, &token)
-            .await?;
-        info!(destination_region = region, resource_share_arn = %arn, "resource share made");
-        Ok(arn)
     }
 }

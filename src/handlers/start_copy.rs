@@ -14,6 +14,7 @@ mod fan_out;
 mod guard_run;
 mod kit_run;
 mod prune_run;
+mod share_run;
 mod sources;
 mod sweep_report;
 
@@ -31,7 +32,7 @@ use crate::handlers::Handler;
 use crate::job::JobError;
 use crate::payload::{NotJson, Request};
 use crate::plan::{Candidates, SkipReason, candidates, plan};
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
 pub use crate::report::MAX_LISTED;
 use crate::report::{StartResult, Summary};
 use crate::time::EpochSeconds;
@@ -79,17 +80,21 @@ impl Request for StartCopyRequest {
     }
 }
 
-pub struct StartCopy<B, E, P, V> {
+pub struct StartCopy<B, E, P, V, S> {
     pub backups: B,
     pub executions: E,
     /// Where the restore kits are kept (each destination's Parameter Store).
     pub parameters: P,
     /// Where readiness failures are announced (the stack's bus).
     pub events: V,
+    /// The stack's RAM shares, when copies are shared with recovery accounts.
+    pub shares: S,
     pub config: StartCopyConfig,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> Handler for StartCopy<B, E, P, V> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> Handler
+    for StartCopy<B, E, P, V, S>
+{
     type Request = StartCopyRequest;
     type Output = Summary;
     type Error = StartCopyError;
@@ -126,7 +131,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> Handle
     }
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
     /// Plans and starts the copies an event asks for.
     pub async fn run(&self, event: ParsedEvent, now: EpochSeconds) -> Result<Summary, StartCopyError> {
         let config = &self.config;

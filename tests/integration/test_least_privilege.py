@@ -16,6 +16,8 @@ from stack import RECOVERY_ACCOUNT, SOURCE_REGION, STACK_NAME, check_request, co
 
 NOT_EMULATED = {"Logs", "Trace", "DeliverLogs", "DeadLetters"}
 DRILL_ROLES = ("RestoreDrillRole", "RestoreDrillStateMachineRole")
+# The sweep's share repair (RecoveryAccounts), shown by test_every_share_statement_is_needed_to_share_a_copy.
+SWEEP_SHARE_STATEMENTS = [("StartCopyRole", sid) for sid in ("ReadShares", "MakeTheShare", "ShareCopiesAgain", "PolicyOfSharedCopies")]
 
 
 def all_statements(stack) -> dict[tuple[str, str], dict]:
@@ -176,7 +178,7 @@ def test_every_statement_is_needed_by_the_flow_it_exists_for(stack):
     # drills' statements by test_every_drill_statement_is_needed_by_a_drill, the share role's by
     # test_every_share_statement_is_needed_to_share_a_copy.
     covered = (set(flows) | {("StartCopyRole", "PruneOwnCopies")} | {(role, sid) for role in DRILL_ROLES for sid in statements_of(stack, role)}
-               | {("ShareCopyRole", sid) for sid in statements_of(stack, "ShareCopyRole")})
+               | {("ShareCopyRole", sid) for sid in statements_of(stack, "ShareCopyRole")} | set(SWEEP_SHARE_STATEMENTS))
     exercisable = {k for k in all_statements(stack) if k[1] not in NOT_EMULATED}
     assert exercisable == covered, exercisable ^ covered
     assert_each_statement_needed(stack, flows)
@@ -293,9 +295,33 @@ def test_every_share_statement_is_needed_to_share_a_copy(make_stack):
             a["associatedEntity"] for a in ram.get_resource_share_associations(associationType="PRINCIPAL", resourceShareArns=shares())["resourceShareAssociations"]
             if a["status"] in ("ASSOCIATING", "ASSOCIATED")}
 
+    def copy_shared_by(run: str) -> bool:
+        arn = copy["BackupArn"]
+        state = lambda: next((a["status"] for a in ram.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=shares())[  # noqa: E731
+            "resourceShareAssociations"] if a["associatedEntity"] == arn), None)
+        summary, error = stack.invoke("start-copy", schedule_event(f"{run}-{time.monotonic_ns()}"))
+        return error is None and not summary.get("sharingFailedRegions") and state() in ("ASSOCIATING", "ASSOCIATED")
+
+    def sweep_reshares() -> bool:
+        if not shares() and not shared():
+            return False
+        ram.disassociate_resource_share(resourceShareArn=shares()[0], resourceArns=[copy["BackupArn"]])
+        wait_until("the unshare", lambda: shared_state() == "DISASSOCIATED", timeout=10)
+        return copy_shared_by("sweep-reshares")
+
+    def sweep_makes_the_share() -> bool:
+        for arn in shares():
+            ram.delete_resource_share(resourceShareArn=arn)
+        return copy_shared_by("sweep-makes-the-share")
+
+    def shared_state() -> str | None:
+        found = ram.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=shares())["resourceShareAssociations"]
+        return next((a["status"] for a in found if a["associatedEntity"] == copy["BackupArn"]), None)
+
     flows = {("ShareCopyRole", sid): reshared for sid in ("ReadCopies", "ReadShares", "ShareCopies", "PolicyOfSharedCopies")}
     flows[("ShareCopyRole", "MakeTheShare")] = made_anew
     flows[("ShareCopyRole", "UnshareRemovedAccounts")] = extra_account_removed
     assert set(flows) == {("ShareCopyRole", sid) for sid in statements_of(stack, "ShareCopyRole")}
+    flows.update({key: sweep_makes_the_share if key[1] == "MakeTheShare" else sweep_reshares for key in SWEEP_SHARE_STATEMENTS})
     assert_each_statement_needed(stack, flows)
     stack.control("POST", "denials")

@@ -2,7 +2,8 @@
 stack with IAM enforced: the tracker shares the copy in its region through the stack's RAM share
 before it announces the success (which says with whom), the recovery account lists the copy
 with DescribeBackups(Shared=true) and restores a cluster from its ARN, and a share RAM fails is
-announced as a failure with RAM's reason."""
+announced as a failure with RAM's reason and shared by the next sweep, as is a copy unshared
+behind the stack's back."""
 
 from __future__ import annotations
 
@@ -78,6 +79,41 @@ def test_a_share_ram_fails_is_announced_as_a_failure_with_rams_reason(sharing):
         assert "could not be shared" in failure["cause"], failure
         assert failure["destinationBackupId"].startswith("backup-")
     assert all(shared_with_recovery(sharing, r) == {} for r in DESTINATION_REGIONS)
+    # Nothing lost: once RAM shares again, the next sweep shares the copies the tracker could not.
+    sharing.control("POST", "config", {"failShares": False})
+
+    def settled(region: str) -> bool:
+        ram = sharing.client("ram", region)
+        arns = [s["resourceShareArn"] for s in ram.get_resource_shares(resourceOwner="SELF")["resourceShares"]]
+        found = ram.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=arns)["resourceShareAssociations"]
+        return bool(found) and all(a["status"] == "FAILED" for a in found)
+
+    # (The tracker's last attempt may still be settling into FAILED.)
+    for region in DESTINATION_REGIONS:
+        wait_until(f"the failed share in {region}", lambda r=region: settled(r), timeout=10)
+    summary, error = sharing.invoke("start-copy", schedule_event("share-repair"))
+    assert error is None and summary["resharedCount"] == len(DESTINATION_REGIONS), summary
+    for event in events:
+        region, copy_id = event["detail"]["destinationRegion"], event["detail"]["failure"]["destinationBackupId"]
+        wait_until(f"the copy shared in {region}", lambda r=region, c=copy_id: c in shared_with_recovery(sharing, r), timeout=10)
+
+
+def test_a_share_revoked_behind_the_stacks_back_is_restored_by_the_next_sweep(sharing):
+    sharing.create_cluster()
+    sharing.invoke("start-copy", schedule_event("share-then-revoke"))
+    events = outcomes(sharing, len(DESTINATION_REGIONS))
+    west = next(e["detail"] for e in events if e["detail"]["destinationRegion"] == "us-west-2")
+    ram = sharing.client("ram", "us-west-2")
+    share = ram.get_resource_shares(resourceOwner="SELF")["resourceShares"][0]["resourceShareArn"]
+    copy_arn = shared_with_recovery(sharing, "us-west-2")[west["destinationBackupId"]]["BackupArn"]
+    # Someone unshares the copy and takes the recovery account out of the share.
+    ram.disassociate_resource_share(resourceShareArn=share, resourceArns=[copy_arn], principals=[RECOVERY_ACCOUNT])
+    wait_until("the revocation", lambda: shared_with_recovery(sharing, "us-west-2") == {}, timeout=10)
+    summary, error = sharing.invoke("start-copy", schedule_event("after-revoke"))
+    assert error is None and summary["resharedCount"] == 1 and "sharingFailedRegions" not in summary, summary
+    wait_until("the repair", lambda: west["destinationBackupId"] in shared_with_recovery(sharing, "us-west-2"), timeout=10)
+    # eu-west-1 was untouched and needed nothing.
+    assert west["destinationBackupId"] not in shared_with_recovery(sharing, "eu-west-1")
 
 
 def test_without_recovery_accounts_nothing_is_shared_and_the_success_says_so(stack):

@@ -4,6 +4,8 @@
 // Test support code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+pub mod ram;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -294,6 +296,7 @@ pub fn start_copy_config() -> StartCopyConfig {
         restore_kit: None,
         event_bus_name: "default".into(),
         guard_newest_copy: false,
+        sharing: None,
     }
 }
 

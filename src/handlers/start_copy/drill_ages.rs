@@ -6,11 +6,11 @@ use tracing::warn;
 
 use super::StartCopy;
 use crate::drill::record::{self, record_name};
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
 use crate::restore_kit::KitSettings;
 use crate::time::EpochSeconds;
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
     /// (cluster, hours since its last successful drill) for the clusters with a drill record in
     /// `region`. A record that cannot be read is logged and left out: the metric then goes
     /// missing, which the alarm treats as no news rather than as a drill.

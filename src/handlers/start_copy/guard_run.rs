@@ -8,10 +8,10 @@ use super::StartCopy;
 use crate::backoff::retry_throttled;
 use crate::backup::Backup;
 use crate::guard;
-use crate::ports::{BackupApi, BackupQuery, EventPublisher, ExecutionApi, ParameterStore};
+use crate::ports::{BackupApi, BackupQuery, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
 use crate::restore_kit::RestoreKit;
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
     /// Whether every call it made succeeded; what failed is kept in the kit and tried again by
     /// the next sweep. With GuardNewestCopy off, it only releases the marks the stack set.
     pub(super) async fn guard_newest(

@@ -13,7 +13,7 @@ use super::StartCopy;
 use crate::backoff::retry_throttled;
 use crate::backup::Backup;
 use crate::cluster::Cluster;
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
 use crate::readiness::{Problem, ReadinessFailure};
 use crate::report::Summary;
 use crate::restore_kit::{self, KitAction, KitReport, KitSettings, KitStatus, RestoreKit};
@@ -28,7 +28,7 @@ pub(super) struct KitTally {
     pub guards_failed: usize,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
     pub(super) async fn keep_kits<'a>(
         &self,
         settings: &KitSettings,

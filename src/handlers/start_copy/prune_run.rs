@@ -5,12 +5,12 @@ use tracing::{error, info};
 
 use super::StartCopy;
 use crate::backup::Backup;
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
 use crate::pruning;
 use crate::report::{Summary, push_listed};
 use crate::time::EpochSeconds;
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
     /// Deletes (or, in dry-run mode, reports) the copies the pruning policy chooses.
     pub(super) async fn prune(&self, region: &str, copies: &[Backup], now: EpochSeconds, summary: &mut Summary) {
         let policy = &self.config.prune;

@@ -10,7 +10,7 @@ use crate::backup::{Backup, BackupState};
 use crate::cluster::Cluster;
 use crate::freshness;
 use crate::metrics;
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
 use crate::report::Summary;
 use crate::time::EpochSeconds;
 
@@ -25,7 +25,7 @@ pub(super) struct Swept<'a> {
     pub given_up: &'a HashMap<String, usize>,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartCopy<B, E, P, V> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
     pub(super) async fn report_sweep(&self, swept: &Swept<'_>, prune: bool, now: EpochSeconds, summary: &mut Summary) {
         let source = self.config.source_region.as_str();
         // Looked up once per copy listed (a deep run lists every copy in each region).
@@ -51,15 +51,15 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
             for figure in &figures {
                 metrics::emit(&freshness::emf_line(figure, now));
             }
+            // The copies of the window's backups, whichever listing the run made (the deep run
+            // lists every copy): hourly and daily sweeps choose the same kit and share the same.
+            let of_window: Vec<Backup> = in_region
+                .iter()
+                .filter(|c| c.source_backup.as_deref().is_some_and(|s| window_ids.contains(s)))
+                .cloned()
+                .collect();
             if let Some(settings) = &self.config.restore_kit {
                 let clusters = figures.iter().map(|f| f.cluster_id.as_str());
-                // The copies of the window's backups, whichever listing the run made (the deep
-                // run lists every copy): hourly and daily sweeps choose the same kit.
-                let of_window: Vec<Backup> = in_region
-                    .iter()
-                    .filter(|c| c.source_backup.as_deref().is_some_and(|s| window_ids.contains(s)))
-                    .cloned()
-                    .collect();
                 let tally = self
                     .keep_kits(settings, region, clusters, swept.clusters, &of_window, summary)
                     .await;
@@ -79,6 +79,9 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher> StartC
                     (metrics::GUARDS_FAILED_METRIC, tally.guards_failed),
                 ];
                 metrics::emit_region_counts(region, &counts, now);
+            }
+            if let Some(recipients) = &self.config.sharing {
+                self.share_missing(recipients, region, &of_window, now, summary).await;
             }
             summary.freshness.extend(figures);
             if prune {
