@@ -79,7 +79,7 @@ impl AssociationStatus {
     }
 
     /// The entity is (or is becoming) part of the share.
-    fn is_in(self) -> bool {
+    pub fn is_in(self) -> bool {
         matches!(self, Self::Associating | Self::Associated | Self::Other)
     }
 }

@@ -17,7 +17,8 @@ from stack import RECOVERY_ACCOUNT, SOURCE_REGION, STACK_NAME, check_request, co
 NOT_EMULATED = {"Logs", "Trace", "DeliverLogs", "DeadLetters"}
 DRILL_ROLES = ("RestoreDrillRole", "RestoreDrillStateMachineRole")
 # The sweep's share repair (RecoveryAccounts), shown by test_every_share_statement_is_needed_to_share_a_copy.
-SWEEP_SHARE_STATEMENTS = [("StartCopyRole", sid) for sid in ("ReadShares", "MakeTheShare", "ShareCopiesAgain", "PolicyOfSharedCopies")]
+SWEEP_SHARE_STATEMENTS = [("StartCopyRole", sid) for sid in ("ReadShares", "MakeTheShare", "ShareCopiesAgain", "PolicyOfSharedCopies",
+                                                              "UnshareBeforePruning", "PolicyOfUnsharedCopies")]
 
 
 def all_statements(stack) -> dict[tuple[str, str], dict]:
@@ -253,7 +254,7 @@ def test_every_drill_statement_is_needed_by_a_drill(stack):
 def test_every_share_statement_is_needed_to_share_a_copy(make_stack):
     """The share role's: each statement is needed to share a copy again after it was unshared,
     to make the share when there is none, or to take an account no longer configured out of it."""
-    stack = make_stack(recovery_accounts=RECOVERY_ACCOUNT)
+    stack = make_stack(recovery_accounts=RECOVERY_ACCOUNT, function_env={"RETENTION_DAYS": "2", "LOOKBACK_HOURS": "24"})
     cluster_id, backup_id = stack.create_cluster()
     assert stack.invoke("start-copy", schedule_event("sweep-to-share"))[1] is None
     stack.wait_for_executions(2, timeout=180)
@@ -322,6 +323,21 @@ def test_every_share_statement_is_needed_to_share_a_copy(make_stack):
     flows[("ShareCopyRole", "MakeTheShare")] = made_anew
     flows[("ShareCopyRole", "UnshareRemovedAccounts")] = extra_account_removed
     assert set(flows) == {("ShareCopyRole", sid) for sid in statements_of(stack, "ShareCopyRole")}
+    def pruned_after_unsharing() -> bool:
+        # A copy old enough to prune, made by the stack and shared; its cluster's newer copy stays.
+        seeded = stack.control("POST", "seed", {"clusters": 1, "backups": 2, "everyHours": 96, "copyTo": ["us-west-2"]})["clusters"][0]
+        pages = stack.hsm("us-west-2").get_paginator("describe_backups").paginate()
+        old = min((c for page in pages for c in page["Backups"] if c.get("SourceCluster") == seeded), key=lambda c: c["CreateTimestamp"])
+        if not shares() and not shared():
+            return False
+        ram.associate_resource_share(resourceShareArn=shares()[0], resourceArns=[old["BackupArn"]])
+        wait_until("the old copy shared", lambda: old["BackupId"] in {b["BackupId"] for b in stack.hsm("us-west-2", RECOVERY_ACCOUNT).describe_backups(Shared=True)["Backups"]}, timeout=10)
+        summary, error = stack.invoke("start-copy", {"action": "prune"})
+        gone = old["BackupId"] not in {b["BackupId"] for b in stack.hsm("us-west-2", RECOVERY_ACCOUNT).describe_backups(Shared=True)["Backups"]}
+        return error is None and any(p["backupId"] == old["BackupId"] for p in summary.get("pruned", [])) and gone
+
     flows.update({key: sweep_makes_the_share if key[1] == "MakeTheShare" else sweep_reshares for key in SWEEP_SHARE_STATEMENTS})
+    flows[("StartCopyRole", "UnshareBeforePruning")] = pruned_after_unsharing
+    flows[("StartCopyRole", "PolicyOfUnsharedCopies")] = pruned_after_unsharing
     assert_each_statement_needed(stack, flows)
     stack.control("POST", "denials")

@@ -122,3 +122,23 @@ def test_without_recovery_accounts_nothing_is_shared_and_the_success_says_so(sta
     events = outcomes(stack, len(DESTINATION_REGIONS))
     assert [e["detail"]["sharedWith"] for e in events] == [[]] * len(DESTINATION_REGIONS), events
     assert stack.control("GET", "requests").get("ram:CreateResourceShare") is None
+
+
+def test_pruning_unshares_a_copy_before_deleting_it_and_never_the_newest(make_stack):
+    stack = make_stack(recovery_accounts=RECOVERY_ACCOUNT, function_env={"RETENTION_DAYS": "2", "LOOKBACK_HOURS": "24"})
+    cluster = stack.control("POST", "seed", {"clusters": 1, "backups": 3, "everyHours": 48, "copyTo": ["us-west-2"]})["clusters"][0]
+    pages = stack.hsm("us-west-2").get_paginator("describe_backups").paginate()
+    copies = sorted((c for page in pages for c in page["Backups"] if c.get("SourceCluster") == cluster), key=lambda c: c["CreateTimestamp"])
+    ram = stack.client("ram", "us-west-2")
+    share = ram.create_resource_share(name="cloudhsm-backup-copy-dr-copies", principals=[RECOVERY_ACCOUNT], allowExternalPrincipals=False,
+                                      tags=[{"key": "cloudhsm-backup-copy:share", "value": "cloudhsm-backup-copy"}])["resourceShare"]
+    ram.associate_resource_share(resourceShareArn=share["resourceShareArn"], resourceArns=[c["BackupArn"] for c in copies])
+    wait_until("the copies shared", lambda: len(shared_with_recovery(stack, "us-west-2")) == 3, timeout=10)
+    summary, error = stack.invoke("start-copy", {"action": "prune"})
+    assert error is None, error
+    pruned = {p["backupId"] for p in summary["pruned"]}
+    assert pruned and copies[-1]["BackupId"] not in pruned, summary
+    still = shared_with_recovery(stack, "us-west-2")
+    assert copies[-1]["BackupId"] in still and not pruned & set(still), (pruned, still)
+    states = {b["BackupId"]: b["BackupState"] for b in stack.hsm("us-west-2").describe_backups(Filters={"backupIds": list(pruned)})["Backups"]}
+    assert set(states.values()) == {"PENDING_DELETION"}, states

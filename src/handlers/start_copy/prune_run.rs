@@ -1,13 +1,16 @@
 //! The pruning part of the daily deep run: deleting (or, dry, reporting) what the policy in
-//! [`crate::pruning`] chooses.
+//! [`crate::pruning`] chooses, each copy taken out of the stack's RAM share first.
 
 use tracing::{error, info};
 
 use super::StartCopy;
+use crate::backoff::retry_throttled;
 use crate::backup::Backup;
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::error::{AwsError, AwsErrorKind};
+use crate::ports::{AssociationKind, BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
 use crate::pruning;
 use crate::report::{Summary, push_listed};
+use crate::sharing::{Recipients, SHARE_TAG, share_name};
 use crate::time::EpochSeconds;
 
 impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
@@ -18,6 +21,14 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
             if policy.dry_run {
                 info!(backup_id = %chosen.backup_id, destination_region = %region, reason = %chosen.reason, "would prune copy (dry run)");
                 push_listed(&mut summary.would_prune, &mut summary.would_prune_count, chosen);
+                continue;
+            }
+            if let Some(recipients) = &self.config.sharing
+                && let Err(e) = self.unshare(recipients, region, copies, &chosen.backup_id).await
+            {
+                // Deleted only once unshared: the next pruning run tries again.
+                error!(backup_id = %chosen.backup_id, destination_region = %region, error = %e, "cannot unshare the copy; not pruned");
+                summary.fail(&chosen.backup_id, region, &e);
                 continue;
             }
             match self.backups.delete_backup(region, &chosen.backup_id).await {
@@ -31,5 +42,45 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
                 }
             }
         }
+    }
+
+    /// Takes a copy out of the stack's share before it is pruned (RAM's guide: remove a resource
+    /// from its shares before deleting it). Pruning never chooses a cluster's newest copy, so
+    /// the newest is never unshared.
+    async fn unshare(
+        &self,
+        recipients: &Recipients,
+        region: &str,
+        copies: &[Backup],
+        backup_id: &str,
+    ) -> Result<(), AwsError> {
+        let arn = copies
+            .iter()
+            .find(|c| c.id == backup_id)
+            .and_then(|c| c.arn.clone())
+            .ok_or_else(|| {
+                AwsError::new(
+                    "DisassociateResourceShare",
+                    region,
+                    AwsErrorKind::Other,
+                    None,
+                    "the listing gave no BackupArn",
+                )
+            })?;
+        let name = share_name(&recipients.stack_name);
+        let tag = (SHARE_TAG, recipients.stack_name.as_str());
+        for share in retry_throttled(|| self.shares.find_shares(region, &name, tag)).await? {
+            let held = retry_throttled(|| {
+                self.shares
+                    .associations(region, &share, AssociationKind::Resource(&arn))
+            })
+            .await?;
+            if held.iter().any(|a| a.entity == arn && a.status.is_in()) {
+                let resources = [arn.clone()];
+                retry_throttled(|| self.shares.change(region, &share, false, &resources, &[])).await?;
+                info!(backup_id, destination_region = %region, resource_share_arn = %share, "copy unshared before pruning");
+            }
+        }
+        Ok(())
     }
 }
