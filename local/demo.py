@@ -3,8 +3,10 @@
 A cluster's backup in us-east-1 is announced with the custom "CloudHSM Backup Created" event;
 start-copy (the real binary, served by cargo lambda watch) starts one tracking execution per
 destination; the real state machine, running in moto, requests each copy and loops on the real
-check-copy until the copy is READY in us-west-2 and eu-west-1. Then a restore drill restores
-the copy in us-west-2 as a cluster, checks it, deletes it, and `dr-status` prints the posture.
+check-copy until the copy is READY in us-west-2 and eu-west-1, and shares it with the recovery
+account through AWS RAM before announcing it (`DR_ACCOUNT=0` leaves sharing off); the recovery
+account then lists it as shared. Then a restore drill restores the copy in us-west-2 as a
+cluster, checks it, deletes it, and `dr-status` prints the posture.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from stack import DESTINATION_REGIONS, DRILL_SUBNETS, SOURCE_REGION, Stack, backup_created_event, schedule_event, wait_until
+from stack import (DESTINATION_REGIONS, DRILL_SUBNETS, RECOVERY_ACCOUNT, SOURCE_REGION, Stack, backup_created_event, schedule_event,
+                   wait_until)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +32,14 @@ def dr_status(stack: Stack) -> subprocess.CompletedProcess:
 COPY_DELAY_SECONDS = 6.0
 DRILL_REGION = DRILL_SUBNETS.split("=", 1)[0]
 TIMEOUT_SECONDS = 180
+# Share the copies with a second (recovery) account, as RecoveryAccounts does.
+SHARING = os.environ.get("DR_ACCOUNT", "1") != "0"
+STEPS = 9 if SHARING else 8
+_step = iter(range(1, STEPS + 1))
+
+
+def step(text: str) -> None:
+    say(f"[{next(_step)}/{STEPS}] {text}")
 
 
 def say(text: str = "") -> None:
@@ -40,17 +51,17 @@ def main() -> int:
     say("cloudhsm-backup-copy demo: the real functions and state machine on a local AWS stack")
     say("(moto, extended with CopyBackupToRegion; cargo lambda watch; no AWS account, no Docker)")
     say()
-    say("[1/8] Starting the local stack ...")
-    with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS) as stack:
+    step("Starting the local stack ...")
+    with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS, recovery_accounts=RECOVERY_ACCOUNT if SHARING else "") as stack:
         ports = ", ".join(f"{f} :{p}" for f, p in stack.lambda_ports.items())
         say(f"      moto on 127.0.0.1:{stack.moto_port}; functions {ports}; logs in {stack.log_dir}")
         say("      each function runs as the role the template gives it, with IAM enforced")
 
-        say(f"[2/8] Creating a CloudHSM cluster in {SOURCE_REGION} ...")
+        step(f"Creating a CloudHSM cluster in {SOURCE_REGION} ...")
         cluster_id, backup_id = stack.create_cluster(tags=[{"Key": "team", "Value": "payments"}])
         say(f"      cluster {cluster_id}; its backup {backup_id} is READY")
 
-        say('[3/8] Sending the "CloudHSM Backup Created" event to start-copy ...')
+        step('Sending the "CloudHSM Backup Created" event to start-copy ...')
         summary, error = stack.invoke("start-copy", backup_created_event(backup_id, cluster_id))
         if error:
             say(f"      start-copy failed: {summary}")
@@ -58,7 +69,7 @@ def main() -> int:
         for item in summary["started"]:
             say(f"      started {item['executionName']}")
 
-        say(f"[4/8] Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
+        step(f"Following each copy (copies take {COPY_DELAY_SECONDS:.0f}s here) ...")
         last: dict[str, str] = {}
 
         def progress() -> bool:
@@ -73,16 +84,17 @@ def main() -> int:
 
         wait_until("the copies to finish", progress, timeout=TIMEOUT_SECONDS, interval=0.5)
 
-        say("[5/8] Outcome, as announced on EventBridge:")
+        step("Outcome, as announced on EventBridge:")
         events = stack.announcements(wait=3)
         ok = True
-        say(f"      {'region':<10} {'copy':<20} {'event':<31} {'attempts':>8} {'checks':>6} {'seconds':>7}")
+        say(f"      {'region':<10} {'copy':<20} {'event':<31} {'attempts':>8} {'checks':>6} {'seconds':>7}  shared with")
         for event in sorted(events, key=lambda e: e["detail"]["destinationRegion"]):
             d = event["detail"]
             ok &= event["detail-type"] == "CloudHSM Backup Copy Succeeded"
+            ok &= d.get("sharedWith") == ([RECOVERY_ACCOUNT] if SHARING else [])
             say(
                 f"      {d['destinationRegion']:<10} {str(d.get('destinationBackupId')):<20} {event['detail-type']:<31}"
-                f" {d['attempts']:>8} {d['checks']:>6} {d.get('durationSeconds', '-'):>7}"
+                f" {d['attempts']:>8} {d['checks']:>6} {d.get('durationSeconds', '-'):>7}  {', '.join(d.get('sharedWith', [])) or '-'}"
             )
         runs = stack.executions()
         ok &= len(events) == len(DESTINATION_REGIONS) and all(r["status"] == "SUCCEEDED" for r in runs)
@@ -90,7 +102,17 @@ def main() -> int:
             states = [c["BackupState"] for c in stack.copies(backup_id, region)]
             ok &= states == ["READY"]
 
-        say("[6/8] The hourly sweep: nothing left to copy; freshness of each DR region:")
+        if SHARING:
+            step(f"The recovery account {RECOVERY_ACCOUNT} lists the copies shared with it (DescribeBackups Shared=true):")
+            for event in sorted(events, key=lambda e: e["detail"]["destinationRegion"]):
+                d = event["detail"]
+                seen = stack.hsm(d["destinationRegion"], RECOVERY_ACCOUNT).describe_backups(Shared=True)["Backups"]
+                arn = next((b["BackupArn"] for b in seen if b["BackupId"] == d.get("destinationBackupId")), None)
+                say(f"      {d['destinationRegion']:<10} {arn or 'NOT SHARED'}")
+                ok &= arn is not None
+            say("      (it restores a cluster from that ARN; see the README's \"Sharing with a recovery account\")")
+
+        step("The hourly sweep: nothing left to copy; freshness of each DR region:")
         sweep, error = stack.invoke("start-copy", schedule_event())
         if error:
             say(f"      the sweep failed: {sweep}")
@@ -104,7 +126,7 @@ def main() -> int:
         say(f"      restore kits in the DR regions: {kits}")
         ok &= sum(kits.values()) == len(DESTINATION_REGIONS) and "FAILED" not in kits
 
-        say(f"[7/8] A restore drill: a cluster restored from the newest copy in {DRILL_REGION}, checked, deleted ...")
+        step(f"A restore drill: a cluster restored from the newest copy in {DRILL_REGION}, checked, deleted ...")
         plan, error = stack.invoke("restore-drill", {"action": "plan"})
         if error:
             say(f"      the drill could not be planned: {plan}")
@@ -118,7 +140,7 @@ def main() -> int:
                 f"in {d['durationSeconds']} s, {d['checks']} check(s), deleted: {d['cleanedUp']}")
         ok &= drill["status"] == "SUCCEEDED" and [e["detail"]["cleanedUp"] for e in announced] == [True]
 
-        say("[8/8] The DR posture, as `dr-status` prints it on a bad day:")
+        step("The DR posture, as `dr-status` prints it on a bad day:")
         status = dr_status(stack)
         for line in status.stdout.splitlines():
             say(f"      {line}")
@@ -127,7 +149,8 @@ def main() -> int:
         say()
         if ok:
             say(f"Done in {time.monotonic() - started:.0f}s: backup {backup_id} has exactly one READY copy in each of "
-                f"{', '.join(DESTINATION_REGIONS)}, and the copy in {DRILL_REGION} restored in a drill.")
+                f"{', '.join(DESTINATION_REGIONS)}{', shared with the recovery account' if SHARING else ''}, and the copy in "
+                f"{DRILL_REGION} restored in a drill.")
             return 0
         say("The demo did not end as expected; see the logs above.")
         return 1

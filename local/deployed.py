@@ -31,8 +31,8 @@ ARN_FORMATS = {
 }
 
 
-def translate(root: Path, region: str, account: str) -> dict:
-    """template.yaml through aws-sam-translator, offline."""
+def translate(root: Path, region: str, account: str, template: str = "template.yaml") -> dict:
+    """A template through aws-sam-translator, offline (one without SAM's Transform as it is)."""
     import boto3
     from samtranslator.parser.parser import Parser
     from samtranslator.public.translator import ManagedPolicyLoader
@@ -45,7 +45,9 @@ def translate(root: Path, region: str, account: str) -> dict:
         def get_paginator(self, name: str) -> Any:
             raise RuntimeError(f"aws-sam-translator asked IAM for {name}: the template names a managed policy")
 
-    tpl = yaml_parse((root / "template.yaml").read_text())
+    tpl = yaml_parse((root / template).read_text())
+    if "Transform" not in tpl:
+        return tpl
     for name, res in tpl["Resources"].items():
         props = res.get("Properties", {})
         if res["Type"] == "AWS::Serverless::Function":
@@ -69,8 +71,8 @@ class Deployment:
 
     @classmethod
     def load(cls, root: Path, parameters: dict[str, str], region: str = "us-east-1", account: str = "123456789012",
-             stack_name: str = "cloudhsm-backup-copy") -> "Deployment":
-        tpl = translate(root, region, account)
+             stack_name: str = "cloudhsm-backup-copy", template: str = "template.yaml") -> "Deployment":
+        tpl = translate(root, region, account, template)
         values: dict[str, Any] = {}
         for name, spec in tpl.get("Parameters", {}).items():
             raw = parameters.get(name, spec.get("Default", ""))

@@ -244,6 +244,7 @@ def trust_denial(role_arn: str, caller: str, caller_account: str, context: dict)
         return f"the role {role_arn} does not exist"
     document = json.loads(document) if isinstance(document, str) else document
     caller_arn = f"arn:aws:iam::{caller_account}:role/{caller}"
+    context = {**context, "aws:PrincipalArn": caller_arn, "aws:PrincipalAccount": caller_account}
     for statement in _values(document.get("Statement", [])):
         principals = [str(p) for p in _values((statement.get("Principal") or {}).get("AWS", []))]
         named = caller_arn in principals or caller_account in principals or f"arn:aws:iam::{caller_account}:root" in principals

@@ -406,6 +406,19 @@ class Stack:
         """Another READY backup of a cluster, taken `age_hours` ago."""
         return self.control("POST", "backups", {"clusterId": cluster_id, "ageHours": age_hours})["BackupId"]
 
+    def deploy_recovery_account(self) -> str:
+        """dr-account.yaml's role, as the recovery account would deploy it for this stack; its ARN."""
+        deployment = Deployment.load(self.root, {"SourceAccountId": ACCOUNT, "SourceStackName": STACK_NAME}, SOURCE_REGION,
+                                     RECOVERY_ACCOUNT, template="dr-account.yaml")
+        iam = self.client("iam", account=RECOVERY_ACCOUNT)
+        (role,) = deployment.roles.values()
+        props = role["Properties"]
+        arn = iam.create_role(RoleName=props["RoleName"], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]),
+                              MaxSessionDuration=props["MaxSessionDuration"])["Role"]["Arn"]
+        for policy in props["Policies"]:
+            iam.put_role_policy(RoleName=props["RoleName"], PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        return arn
+
     def kit(self, region: str, cluster_id: str) -> dict | None:
         """The restore kit the sweeps keep for a cluster in a DR region, if there is one."""
         name = f"/cloudhsm-backup-copy/{STACK_NAME}/{SOURCE_REGION}/{cluster_id}"

@@ -172,3 +172,37 @@ def test_iam_decides_sharing_and_assuming_a_role_in_the_recipient_account(moto):
         hsm.describe_clusters()
     denied = moto.control("POST", "denials")
     assert denied[0]["denied"][0]["principal"] == "verifier", denied
+
+
+def test_the_recovery_accounts_role_lets_only_the_stacks_start_copy_role_list_what_is_shared(moto):
+    """dr-account.yaml, deployed in the recovery account: the source stack's start-copy role may
+    assume its role and list the backups shared with that account, and do nothing else; no other
+    role of the source account may assume it."""
+    copy = ready_copy(moto)
+    verifier = moto.deploy_recovery_account()
+    ram = moto.client("ram", DR)
+    share = ram.create_resource_share(name="dr-copies", principals=[RECOVERY_ACCOUNT], allowExternalPrincipals=False)["resourceShare"]
+    ram.associate_resource_share(resourceShareArn=share["resourceShareArn"], resourceArns=[copy["BackupArn"]])
+    wait_until("the share", lambda: shared_ids(moto) == [copy["BackupId"]], timeout=10)
+    iam = moto.client("iam")
+    may_assume = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "Verify", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": verifier}]})
+    # As the source stack's statement for it will be (the stack does not assume it yet).
+    for role in ("StartCopyRole", "CopyStepRole"):
+        iam.put_role_policy(RoleName=f"cloudhsm-backup-copy-{role}", PolicyName="verify", PolicyDocument=may_assume)
+    moto.control("POST", "config", {"enforceIam": True})
+    sweeps = session_of(moto, f"arn:aws:iam::{ACCOUNT}:role/cloudhsm-backup-copy-StartCopyRole")
+    seen = sweeps.client("sts", region_name=DR, endpoint_url=moto.endpoint).assume_role(RoleArn=verifier, RoleSessionName="verify")["Credentials"]
+    recovery = boto3.Session(aws_access_key_id=seen["AccessKeyId"], aws_secret_access_key=seen["SecretAccessKey"], aws_session_token=seen["SessionToken"])
+    hsm = recovery.client("cloudhsmv2", region_name=DR, endpoint_url=moto.endpoint)
+    assert [b["BackupId"] for b in hsm.describe_backups(Shared=True)["Backups"]] == [copy["BackupId"]]
+    for forbidden in (lambda: hsm.describe_clusters(), lambda: hsm.create_cluster(SourceBackupId=copy["BackupArn"], HsmType=copy["HsmType"],
+                                                                                   Mode=copy["Mode"], SubnetIds=["subnet-0a1b2c3d"])):
+        with pytest.raises(ClientError, match="AccessDenied"):
+            forbidden()
+    denied = moto.control("POST", "denials")
+    assert {d["denied"][0]["principal"] for d in denied} == {"cloudhsm-backup-copy-recovery-verifier"}, denied
+    # Another role of the source account, allowed by its own policy, is refused by the trust policy.
+    other = session_of(moto, f"arn:aws:iam::{ACCOUNT}:role/cloudhsm-backup-copy-CopyStepRole").client("sts", region_name=DR, endpoint_url=moto.endpoint)
+    with pytest.raises(ClientError, match="trust policy"):
+        other.assume_role(RoleArn=verifier, RoleSessionName="verify")
+    moto.control("POST", "denials")
