@@ -92,7 +92,9 @@ def checks_for(service: str, operation: str, params: dict, region: str, account:
         return _ram(operation, params, base, region, account, lookup, share_of)
     if service == "sts" and operation == "AssumeRole":
         external = {"sts:ExternalId": params["ExternalId"]} if params.get("ExternalId") else {}
-        return [Check("sts:AssumeRole", params.get("RoleArn", ""), {**base, **external})]
+        role = str(params.get("RoleArn", ""))
+        owner = {"aws:ResourceAccount": role.split(":")[4]} if role.count(":") >= 5 else {}
+        return [Check("sts:AssumeRole", role, {**base, **external, **owner})]
     if service == "lambda" and operation == "Invoke":
         name = params["FunctionName"]
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"

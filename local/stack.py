@@ -146,6 +146,9 @@ class Stack:
     # The template's RecoveryAccounts (e.g. RECOVERY_ACCOUNT): each READY copy is shared with
     # them. Off by default, so that the other tests' API call counts hold no RAM calls.
     recovery_accounts: str = ""
+    # The template's RecoveryVerifierRole: dr-account.yaml's role, deployed in the recovery
+    # account when set, which sweeps assume to check what that account sees.
+    recovery_role: str = ""
     lookback_hours: int = 168
     # Extra environment for both functions (e.g. INCLUDE_CLUSTERS, COPY_TAGS).
     function_env: dict[str, str] = field(default_factory=dict)
@@ -232,6 +235,9 @@ class Stack:
                 "AWS_SESSION_TOKEN": session["SessionToken"],
             }
 
+        if self.recovery_role:
+            self.deploy_recovery_account()
+
         sfn = self.client("stepfunctions")
         definition = render_definition(self.root, local_substitutions(self.policy))
         self.state_machine_arn = sfn.create_state_machine(
@@ -267,6 +273,7 @@ class Stack:
             "LookbackHours": str(self.lookback_hours),
             "RestoreDrillSubnets": self.drill_subnets,
             "RecoveryAccounts": self.recovery_accounts,
+            "RecoveryVerifierRole": self.recovery_role,
         }
 
     def environment(self, binary: str) -> dict[str, str]:

@@ -24,6 +24,8 @@ pub const GUARDS_FAILED_METRIC: &str = "CopyGuardsFailed";
 /// whether its share run in the region failed (RecoveryAccounts; see [`crate::sharing`]).
 pub const SHARES_REPAIRED_METRIC: &str = "SharesRepaired";
 pub const SHARING_FAILED_METRIC: &str = "SharingFailed";
+/// Clusters whose newest copy in the region a recovery account does not list as shared.
+pub const NOT_SEEN_METRIC: &str = "NotSeenByRecovery";
 /// Restore drills finished in a region, by their result (the drill's finish step writes them).
 pub const DRILLS_SUCCEEDED_METRIC: &str = "RestoreDrillsSucceeded";
 pub const DRILLS_FAILED_METRIC: &str = "RestoreDrillsFailed";

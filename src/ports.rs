@@ -203,3 +203,14 @@ pub trait ShareApi: Send + Sync {
         principals: &[String],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// What a recovery account sees, through the role dr-account.yaml makes there.
+pub trait RecoveryView: Send + Sync {
+    /// The ids of the backups shared with `account` in `region`: DescribeBackups with Shared,
+    /// every page, as that account.
+    fn shared_backup_ids(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}

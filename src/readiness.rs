@@ -15,6 +15,8 @@ pub const READINESS_FAILED_DETAIL_TYPE: &str = "CloudHSM DR Readiness Failed";
 pub enum Problem {
     ModeMismatch,
     KitNotStored,
+    /// A recovery account does not list the region's newest copy as shared with it.
+    NotSeenByRecovery,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,6 +50,21 @@ impl ReadinessFailure {
             cluster_mode: kit.source_cluster_mode.clone().unwrap_or_else(|| "unknown".into()),
             parameter: parameter.to_owned(),
             error: error.unwrap_or_default(),
+        }
+    }
+
+    /// The newest copy of a cluster in a region that a recovery account does not see.
+    pub fn not_seen(source_region: &str, cluster_id: &str, region: &str, backup_id: &str, account: &str) -> Self {
+        Self {
+            problem: Problem::NotSeenByRecovery,
+            source_region: source_region.to_owned(),
+            cluster_id: cluster_id.to_owned(),
+            destination_region: region.to_owned(),
+            backup_id: backup_id.to_owned(),
+            copy_mode: "unknown".into(),
+            cluster_mode: "unknown".into(),
+            parameter: String::new(),
+            error: format!("recovery account {account} does not list it as shared"),
         }
     }
 

@@ -65,6 +65,9 @@ pub struct Summary {
     pub reshared_count: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sharing_failed_regions: Vec<String>,
+    /// Newest copies a recovery account did not list as shared (dr-account.yaml's role).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_seen_by_recovery: Vec<crate::readiness::ReadinessFailure>,
     /// The first [`MAX_LISTED`] failures; `failed_count` counts them all.
     pub failed: Vec<Failed>,
     pub failed_count: usize,

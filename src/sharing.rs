@@ -51,6 +51,17 @@ pub use share::ensure_share;
 pub struct Recipients {
     pub accounts: Vec<String>,
     pub stack_name: String,
+    /// The role dr-account.yaml makes in each recovery account, which sweeps assume to check
+    /// what the account sees; None: not checked.
+    pub verifier_role: Option<String>,
+}
+
+/// An IAM role name: 1 to 64 of `[A-Za-z0-9+=,.@_-]`.
+pub fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 /// A RAM association's status (`ResourceShareAssociationStatus`).

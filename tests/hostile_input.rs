@@ -25,7 +25,7 @@ use cloudhsm_backup_copy::handlers::share_copy::ShareCopy;
 use cloudhsm_backup_copy::handlers::start_copy::StartCopy;
 use cloudhsm_backup_copy::ports::{
     Announcement, AssociationKind, BackupApi, BackupQuery, ClusterApi, EventPublisher, ExecutionApi, ExecutionStatus,
-    ParameterStore, Restore, ShareApi, StartOutcome,
+    ParameterStore, RecoveryView, Restore, ShareApi, StartOutcome,
 };
 use cloudhsm_backup_copy::scope::Scope;
 use cloudhsm_backup_copy::selection::Cluster;
@@ -139,6 +139,13 @@ impl ShareApi for Counting {
     }
 }
 
+impl RecoveryView for Counting {
+    async fn shared_backup_ids(&self, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
+        self.count();
+        Ok(vec![])
+    }
+}
+
 fn share_copy() -> ShareCopy<Counting, Counting> {
     ShareCopy {
         backups: Counting::default(),
@@ -175,13 +182,14 @@ fn copy_step() -> CopyStep<Counting> {
     }
 }
 
-fn start_copy() -> StartCopy<Counting, Counting, Counting, Counting, Counting> {
+fn start_copy() -> StartCopy<Counting, Counting, Counting, Counting, Counting, Counting> {
     StartCopy {
         backups: Counting::default(),
         executions: Counting::default(),
         parameters: Counting::default(),
         events: Counting::default(),
         shares: Counting::default(),
+        recovery: Counting::default(),
         config: StartCopyConfig {
             destination_regions: vec!["us-west-2".into()],
             ..support::start_copy_config()

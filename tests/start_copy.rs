@@ -28,7 +28,7 @@ use cloudhsm_backup_copy::sharing::{AssociationStatus, Recipients};
 use cloudhsm_backup_copy::tags::{TAG_SOURCE_BACKUP, TAG_SOURCE_CLUSTER, TAG_SOURCE_REGION};
 use cloudhsm_backup_copy::tracking::CheckInput;
 use serde_json::{Value, json};
-use support::ram::FakeRam;
+use support::ram::{FakeRam, FakeRecovery};
 use support::*;
 
 #[derive(Default)]
@@ -116,13 +116,14 @@ fn count(summary: &Summary, reason: &str) -> usize {
     summary.skipped_counts.get(reason).copied().unwrap_or(0)
 }
 
-fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam> {
+fn service(hsm: FakeHsm) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam, FakeRecovery> {
     StartCopy {
         backups: hsm,
         executions: FakeSfn::default(),
         parameters: FakeParameters::default(),
         events: FakeBus::default(),
         shares: FakeRam::default(),
+        recovery: FakeRecovery::default(),
         config: start_copy_config(),
     }
 }
@@ -404,7 +405,10 @@ fn copied_backup(hsm: &FakeHsm, source_id: &str, copy_id: &str, age_days: i64) {
     });
 }
 
-fn pruning_service(hsm: FakeHsm, retention_days: u32) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam> {
+fn pruning_service(
+    hsm: FakeHsm,
+    retention_days: u32,
+) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam, FakeRecovery> {
     let mut svc = service(hsm);
     svc.config.destination_regions = vec!["us-west-2".into()];
     svc.config.prune = PrunePolicy {
@@ -589,7 +593,7 @@ async fn a_pruning_run_that_cannot_list_a_destination_fails_even_with_nothing_to
 }
 
 /// A sweep over one READY backup already copied to both destinations, keeping restore kits.
-fn kit_service(cluster_mode: &str) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam> {
+fn kit_service(cluster_mode: &str) -> StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam, FakeRecovery> {
     let hsm = FakeHsm::with_source(BackupState::Ready, NOW - 3600);
     for region in ["us-west-2", "eu-west-1"] {
         hsm.add(
@@ -623,7 +627,10 @@ fn kit_copy(id: &str, source: &str, created_at: i64) -> Backup {
 
 const KIT: &str = "/cloudhsm-backup-copy/test/us-east-1/cluster-kzlczlspnho";
 
-fn stored_kit(svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam>, region: &str) -> RestoreKit {
+fn stored_kit(
+    svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam, FakeRecovery>,
+    region: &str,
+) -> RestoreKit {
     serde_json::from_str(&svc.parameters.get(region, KIT).unwrap()).unwrap()
 }
 
@@ -804,7 +811,7 @@ async fn the_copy_guard_marks_the_newest_copy_and_releases_only_its_own_supersed
     invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
         .await
         .unwrap();
-    let marked = |svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam>, id: &str| {
+    let marked = |svc: &StartCopy<FakeHsm, FakeSfn, FakeParameters, FakeBus, FakeRam, FakeRecovery>, id: &str| {
         svc.backups
             .in_region("us-west-2")
             .iter()
@@ -851,6 +858,7 @@ async fn a_sweep_shares_the_ready_copies_the_share_does_not_hold() {
     svc.config.sharing = Some(Recipients {
         accounts: vec!["210987654321".into()],
         stack_name: "dr".into(),
+        verifier_role: None,
     });
     let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert_eq!((summary.reshared_count, summary.sharing_failed_regions.len()), (2, 0));
@@ -878,4 +886,54 @@ async fn a_sweep_shares_the_ready_copies_the_share_does_not_hold() {
             .count(),
         2
     );
+}
+
+#[tokio::test]
+async fn a_sweep_reports_a_newest_copy_a_recovery_account_does_not_see() {
+    let hsm = FakeHsm::with_source(BackupState::Ready, NOW - 3600);
+    for region in ["us-west-2", "eu-west-1"] {
+        let id = format!("backup-{}copyxxxxx", &region[..2]);
+        let copy = kit_copy(&id, SOURCE, NOW - 3600);
+        hsm.add(
+            region,
+            Backup {
+                arn: Some(format!("arn:aws:cloudhsm:{region}:123456789012:backup/{id}")),
+                ..copy
+            },
+        );
+    }
+    let mut svc = service(hsm);
+    svc.config.sharing = Some(Recipients {
+        accounts: vec!["210987654321".into()],
+        stack_name: "dr".into(),
+        verifier_role: Some("dr-recovery-verifier".into()),
+    });
+    // The first sweep shares both copies: what it just changed is checked next time.
+    invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
+    assert!(svc.recovery.calls.lock().unwrap().is_empty());
+    svc.shares.settle(None);
+    svc.recovery.sees("210987654321", "us-west-2", &["backup-uscopyxxxxx"]);
+    svc.recovery.sees("210987654321", "eu-west-1", &[]);
+    let summary = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 60)
+        .await
+        .unwrap();
+    let unseen: Vec<(&str, &str)> = summary
+        .not_seen_by_recovery
+        .iter()
+        .map(|u| (u.destination_region.as_str(), u.backup_id.as_str()))
+        .collect();
+    assert_eq!(unseen, vec![("eu-west-1", "backup-eucopyxxxxx")]);
+    assert!(summary.sharing_failed_regions.is_empty());
+    let announced = svc.events.details();
+    assert!(
+        announced
+            .iter()
+            .any(|d| d["problem"] == "NOT_SEEN_BY_RECOVERY" && d["destinationRegion"] == "eu-west-1")
+    );
+    // A role the sweep cannot assume (or list with) is a failed share run, not a silent one.
+    svc.recovery.seen.lock().unwrap().clear();
+    let failed = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 120)
+        .await
+        .unwrap();
+    assert_eq!(failed.sharing_failed_regions.len(), 2);
 }

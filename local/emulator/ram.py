@@ -86,7 +86,10 @@ def shared_with(emu: Emulator, account: str, region: str) -> set[str]:
             principal = share.associations.get(("PRINCIPAL", account))
             if principal is None or principal.status != "ASSOCIATED":
                 continue
-            found |= {a.entity for a in share.associations.values() if a.kind == "RESOURCE" and a.status == "ASSOCIATED"}
+            # The recipient's view may lag the owner's (sharedVisibleAfterSeconds).
+            lag = float(emu.config["sharedVisibleAfterSeconds"])
+            found |= {a.entity for a in share.associations.values()
+                      if a.kind == "RESOURCE" and a.status == "ASSOCIATED" and now >= max(a.updated, principal.updated) + lag}
     return found
 
 

@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     # shared with by a share that does not allow external principals.
     "ramSettleSeconds": 1.0,
     "failShares": False,
+    # The recipient lists a shared backup only this long after the owner's RAM says it is
+    # ASSOCIATED (AWS does not say how soon a share becomes visible to the recipient).
+    "sharedVisibleAfterSeconds": 0.0,
     "organizationAccounts": [ACCOUNT, RECOVERY_ACCOUNT],
 }
 

@@ -3,6 +3,7 @@
 pub mod cloudhsm;
 pub mod eventbridge;
 pub mod ram;
+pub mod recovery;
 pub mod sfn;
 pub mod ssm;
 

@@ -3,6 +3,7 @@
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::aws::eventbridge::EventBridge;
 use cloudhsm_backup_copy::aws::ram::Ram;
+use cloudhsm_backup_copy::aws::recovery::RecoveryRole;
 use cloudhsm_backup_copy::aws::sfn::StepFunctions;
 use cloudhsm_backup_copy::aws::ssm::Ssm;
 use cloudhsm_backup_copy::config::StartCopyConfig;
@@ -22,6 +23,7 @@ async fn main() -> Result<(), Error> {
         backups: CloudHsm::new(&shared, regions),
         parameters: Ssm::new(&shared, config.destination_regions.iter().map(String::as_str)),
         shares: Ram::new(&shared, config.destination_regions.iter().map(String::as_str)),
+        recovery: RecoveryRole::new(&shared, config.sharing.as_ref().and_then(|s| s.verifier_role.clone())),
         events: EventBridge::new(
             aws_sdk_eventbridge::Client::new(&shared),
             config.event_bus_name.clone(),

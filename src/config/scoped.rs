@@ -6,7 +6,7 @@ use super::settings::{Regions, cluster_lists, flag, required};
 use super::{ConfigError, ENV_COPY_TAGS, ENV_KEEP_SOURCE_TAGS};
 use crate::scope::Scope;
 use crate::selection::parse_tag_pairs;
-use crate::sharing::{Recipients, parse_recovery_accounts};
+use crate::sharing::{Recipients, is_role_name, parse_recovery_accounts};
 use crate::tags::{TagPolicy, validate_tag};
 
 /// The settings check-copy runs with: which jobs it may look at, and where.
@@ -59,6 +59,7 @@ impl CopyStepConfig {
 }
 
 pub const ENV_RECOVERY_ACCOUNTS: &str = "RECOVERY_ACCOUNTS";
+pub const ENV_RECOVERY_ROLE_NAME: &str = "RECOVERY_ROLE_NAME";
 
 /// The settings share-copy runs with: which jobs it may share the copy of, with whom, and the
 /// stack whose share it keeps in each DR region.
@@ -101,9 +102,18 @@ pub(super) fn recipients(get: &impl Fn(&str) -> Option<String>) -> Result<Option
     if accounts.is_empty() {
         return Ok(None);
     }
+    let role = get(ENV_RECOVERY_ROLE_NAME).unwrap_or_default();
+    if !role.is_empty() && !is_role_name(&role) {
+        return Err(ConfigError::Invalid {
+            name: ENV_RECOVERY_ROLE_NAME,
+            value: role,
+            reason: "not an IAM role name (1 to 64 of A-Z a-z 0-9 + = , . @ _ -)".into(),
+        });
+    }
     Ok(Some(Recipients {
         accounts,
         stack_name: required(get, ENV_STACK_NAME)?,
+        verifier_role: (!role.is_empty()).then_some(role),
     }))
 }
 

@@ -32,7 +32,7 @@ use crate::handlers::Handler;
 use crate::job::JobError;
 use crate::payload::{NotJson, Request};
 use crate::plan::{Candidates, SkipReason, candidates, plan};
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 pub use crate::report::MAX_LISTED;
 use crate::report::{StartResult, Summary};
 use crate::time::EpochSeconds;
@@ -80,7 +80,7 @@ impl Request for StartCopyRequest {
     }
 }
 
-pub struct StartCopy<B, E, P, V, S> {
+pub struct StartCopy<B, E, P, V, S, R> {
     pub backups: B,
     pub executions: E,
     /// Where the restore kits are kept (each destination's Parameter Store).
@@ -89,11 +89,13 @@ pub struct StartCopy<B, E, P, V, S> {
     pub events: V,
     /// The stack's RAM shares, when copies are shared with recovery accounts.
     pub shares: S,
+    /// What the recovery accounts see (through dr-account.yaml's role), when it is checked.
+    pub recovery: R,
     pub config: StartCopyConfig,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> Handler
-    for StartCopy<B, E, P, V, S>
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView> Handler
+    for StartCopy<B, E, P, V, S, R>
 {
     type Request = StartCopyRequest;
     type Output = Summary;
@@ -131,7 +133,9 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
     }
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     /// Plans and starts the copies an event asks for.
     pub async fn run(&self, event: ParsedEvent, now: EpochSeconds) -> Result<Summary, StartCopyError> {
         let config = &self.config;

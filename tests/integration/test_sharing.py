@@ -12,9 +12,13 @@ import pytest
 from stack import DESTINATION_REGIONS, RECOVERY_ACCOUNT, schedule_event, wait_until
 
 
+VERIFIER = "cloudhsm-backup-copy-recovery-verifier"
+
+
 @pytest.fixture
 def sharing(make_stack):
-    return make_stack(recovery_accounts=RECOVERY_ACCOUNT)
+    # With dr-account.yaml's role in the recovery account, which sweeps assume to check its view.
+    return make_stack(recovery_accounts=RECOVERY_ACCOUNT, recovery_role=VERIFIER)
 
 
 def shared_with_recovery(stack, region: str) -> dict[str, dict]:
@@ -142,3 +146,30 @@ def test_pruning_unshares_a_copy_before_deleting_it_and_never_the_newest(make_st
     assert copies[-1]["BackupId"] in still and not pruned & set(still), (pruned, still)
     states = {b["BackupId"]: b["BackupState"] for b in stack.hsm("us-west-2").describe_backups(Filters={"backupIds": list(pruned)})["Backups"]}
     assert set(states.values()) == {"PENDING_DELETION"}, states
+
+
+def test_a_newest_copy_the_recovery_account_does_not_see_is_announced_until_it_does(sharing):
+    cluster_id, _ = sharing.create_cluster()
+    sharing.invoke("start-copy", schedule_event("share-for-the-view"))
+    outcomes(sharing, len(DESTINATION_REGIONS))
+    summary, error = sharing.invoke("start-copy", schedule_event("view-1"))
+    assert error is None and "notSeenByRecovery" not in summary and "sharingFailedRegions" not in summary, summary
+    # The recipient's view lags (the emulator's least convenient reading of AWS's silence).
+    sharing.control("POST", "config", {"sharedVisibleAfterSeconds": 3600})
+    sharing.announcements()
+    summary, error = sharing.invoke("start-copy", schedule_event("view-2"))
+    assert error is None, error
+    unseen = {(u["destinationRegion"], u["clusterId"], u["problem"]) for u in summary["notSeenByRecovery"]}
+    assert unseen == {(r, cluster_id, "NOT_SEEN_BY_RECOVERY") for r in DESTINATION_REGIONS}, summary
+    announced = [e["detail"] for e in sharing.announcements(wait=2) if e["detail-type"] == "CloudHSM DR Readiness Failed"]
+    assert {(d["destinationRegion"], d["problem"]) for d in announced} == {(r, "NOT_SEEN_BY_RECOVERY") for r in DESTINATION_REGIONS}
+    assert all(RECOVERY_ACCOUNT in d["error"] for d in announced)
+    sharing.control("POST", "config", {"sharedVisibleAfterSeconds": 0})
+    summary, _ = sharing.invoke("start-copy", schedule_event("view-3"))
+    assert "notSeenByRecovery" not in summary, summary
+    # A verifier role that cannot list is a failed check, not a silent one.
+    sharing.client("iam", account=RECOVERY_ACCOUNT).delete_role_policy(RoleName=VERIFIER, PolicyName="see-shared-backups")
+    summary, _ = sharing.invoke("start-copy", schedule_event("view-4"))
+    assert sorted(summary["sharingFailedRegions"]) == sorted(DESTINATION_REGIONS), summary
+    denied = sharing.control("POST", "denials")
+    assert {d["denied"][0]["principal"] for d in denied} == {VERIFIER}, denied

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use cloudhsm_backup_copy::error::AwsError;
-use cloudhsm_backup_copy::ports::{AssociationKind, ShareApi};
+use cloudhsm_backup_copy::ports::{AssociationKind, RecoveryView, ShareApi};
 use cloudhsm_backup_copy::sharing::{Association, AssociationStatus};
 
 /// An association: whether it is a resource's, its status and message.
@@ -142,5 +142,42 @@ impl ShareApi for FakeRam {
             all.insert((share.to_owned(), entity.clone()), (is_resource, status, None));
         }
         Ok(())
+    }
+}
+
+/// What each recovery account sees: backup ids per (account, region); a region with no entry
+/// fails the call.
+#[derive(Default)]
+pub struct FakeRecovery {
+    pub seen: Mutex<HashMap<(String, String), Vec<String>>>,
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl FakeRecovery {
+    pub fn sees(&self, account: &str, region: &str, ids: &[&str]) {
+        self.seen.lock().unwrap().insert(
+            (account.to_owned(), region.to_owned()),
+            ids.iter().map(|i| (*i).to_owned()).collect(),
+        );
+    }
+}
+
+impl RecoveryView for FakeRecovery {
+    async fn shared_backup_ids(&self, account: &str, region: &str) -> Result<Vec<String>, AwsError> {
+        self.calls.lock().unwrap().push(format!("{account} {region}"));
+        self.seen
+            .lock()
+            .unwrap()
+            .get(&(account.to_owned(), region.to_owned()))
+            .cloned()
+            .ok_or_else(|| {
+                AwsError::new(
+                    "DescribeBackups",
+                    region,
+                    cloudhsm_backup_copy::error::AwsErrorKind::AccessDenied,
+                    None,
+                    "not assumable",
+                )
+            })
     }
 }

@@ -444,7 +444,7 @@ def test_the_readiness_alarm_watches_the_metrics_the_sweep_writes():
     alarm = template()["Resources"]["RestoreReadinessAlarm"]["Properties"]
     watched = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
     code = (ROOT / "src" / "metrics.rs").read_text()
-    assert watched == set(re.findall(r'pub const (?:KITS_FAILED|MODE_MISMATCH|GUARDS_FAILED|SHARING_FAILED)_METRIC: &str = "(\w+)";', code)) and len(watched) == 4
+    assert watched == set(re.findall(r'pub const (?:KITS_FAILED|MODE_MISMATCH|GUARDS_FAILED|SHARING_FAILED|NOT_SEEN)_METRIC: &str = "(\w+)";', code)) and len(watched) == 5
     assert all(m["MetricStat"]["Metric"].get("Dimensions") is None for m in alarm["Metrics"] if "MetricStat" in m)
 
 

@@ -8,7 +8,7 @@ use tracing::error;
 use super::StartCopy;
 use crate::backoff::retry_throttled;
 use crate::backup::Backup;
-use crate::ports::{BackupApi, BackupQuery, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{BackupApi, BackupQuery, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::report::{Summary, WHOLE_REGION};
 
 /// The copies found per region, and the regions that could be listed.
@@ -17,7 +17,9 @@ pub(super) struct Destinations {
     pub reachable: Vec<String>,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     /// Lists each destination once. A region that cannot be listed fails every eligible backup
     /// there (retryably, when the error is) and is left out of planning.
     pub(super) async fn lookup_copies(&self, eligible: &[String], prune: bool, summary: &mut Summary) -> Destinations {

@@ -6,11 +6,13 @@ use tracing::warn;
 
 use super::StartCopy;
 use crate::drill::record::{self, record_name};
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::restore_kit::KitSettings;
 use crate::time::EpochSeconds;
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     /// (cluster, hours since its last successful drill) for the clusters with a drill record in
     /// `region`. A record that cannot be read is logged and left out: the metric then goes
     /// missing, which the alarm treats as no news rather than as a drill.

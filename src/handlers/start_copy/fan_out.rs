@@ -13,11 +13,13 @@ use crate::error::AwsError;
 use crate::generations;
 use crate::job::{CopyJob, destination_of};
 use crate::plan::SkipReason;
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::report::{Failed, StartResult, Started};
 use crate::time::{EpochSeconds, to_rfc3339};
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     /// Each region's budget for a sweep: at most MAX_COPIES_IN_FLIGHT copies in flight, counting
     /// running executions (requested or about to be) or copies the region lists as
     /// CREATE_IN_PROGRESS, whichever is more. Events name a few backups each and are not limited.

@@ -8,10 +8,12 @@ use super::StartCopy;
 use crate::backoff::retry_throttled;
 use crate::backup::Backup;
 use crate::guard;
-use crate::ports::{BackupApi, BackupQuery, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{BackupApi, BackupQuery, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::restore_kit::RestoreKit;
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     /// Whether every call it made succeeded; what failed is kept in the kit and tried again by
     /// the next sweep. With GuardNewestCopy off, it only releases the marks the stack set.
     pub(super) async fn guard_newest(

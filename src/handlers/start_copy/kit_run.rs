@@ -13,7 +13,7 @@ use super::StartCopy;
 use crate::backoff::retry_throttled;
 use crate::backup::Backup;
 use crate::cluster::Cluster;
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::readiness::{Problem, ReadinessFailure};
 use crate::report::Summary;
 use crate::restore_kit::{self, KitAction, KitReport, KitSettings, KitStatus, RestoreKit};
@@ -28,7 +28,9 @@ pub(super) struct KitTally {
     pub guards_failed: usize,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     pub(super) async fn keep_kits<'a>(
         &self,
         settings: &KitSettings,
@@ -111,7 +113,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
 
     /// Puts readiness failures on the bus (the SDK retries a throttled call; a retry here could
     /// put the entries already accepted twice). Whether they went out.
-    async fn announce(&self, failures: &[ReadinessFailure]) -> bool {
+    pub(super) async fn announce(&self, failures: &[ReadinessFailure]) -> bool {
         if failures.is_empty() {
             return true;
         }

@@ -7,13 +7,15 @@ use super::StartCopy;
 use crate::backoff::retry_throttled;
 use crate::backup::Backup;
 use crate::error::{AwsError, AwsErrorKind};
-use crate::ports::{AssociationKind, BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{AssociationKind, BackupApi, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::pruning;
 use crate::report::{Summary, push_listed};
 use crate::sharing::{Recipients, SHARE_TAG, share_name};
 use crate::time::EpochSeconds;
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     /// Deletes (or, in dry-run mode, reports) the copies the pruning policy chooses.
     pub(super) async fn prune(&self, region: &str, copies: &[Backup], now: EpochSeconds, summary: &mut Summary) {
         let policy = &self.config.prune;

@@ -8,12 +8,14 @@ use crate::backup::Backup;
 use crate::cluster::Cluster;
 use crate::event::Trigger;
 use crate::plan::SkipReason;
-use crate::ports::{BackupApi, BackupQuery, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{BackupApi, BackupQuery, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::report::Summary;
 use crate::selection::ClusterLookup;
 use crate::time::EpochSeconds;
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     /// The backups the trigger asks about, and the window planning applies to them (`None`:
     /// any age, for a backup named explicitly).
     pub(super) async fn list_sources(

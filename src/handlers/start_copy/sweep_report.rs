@@ -8,11 +8,21 @@ use super::StartCopy;
 use super::copies::Destinations;
 use crate::backup::{Backup, BackupState};
 use crate::cluster::Cluster;
-use crate::freshness;
+use crate::freshness::{self, Freshness};
 use crate::metrics;
-use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, ShareApi};
+use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::report::Summary;
+use crate::restore_kit::KitSettings;
 use crate::time::EpochSeconds;
+
+/// What the sweep measured in one region: its clusters' freshness, and the copies of the
+/// window's backups there.
+#[derive(Clone, Copy)]
+struct InRegion<'a> {
+    region: &'a str,
+    figures: &'a [Freshness],
+    of_window: &'a [Backup],
+}
 
 /// What the sweep found, for its report.
 pub(super) struct Swept<'a> {
@@ -25,7 +35,9 @@ pub(super) struct Swept<'a> {
     pub given_up: &'a HashMap<String, usize>,
 }
 
-impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi> StartCopy<B, E, P, V, S> {
+impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
+    StartCopy<B, E, P, V, S, R>
+{
     pub(super) async fn report_sweep(&self, swept: &Swept<'_>, prune: bool, now: EpochSeconds, summary: &mut Summary) {
         let source = self.config.source_region.as_str();
         // Looked up once per copy listed (a deep run lists every copy in each region).
@@ -59,34 +71,57 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
                 .cloned()
                 .collect();
             if let Some(settings) = &self.config.restore_kit {
-                let clusters = figures.iter().map(|f| f.cluster_id.as_str());
-                let tally = self
-                    .keep_kits(settings, region, clusters, swept.clusters, &of_window, summary)
-                    .await;
-                let clusters = figures.iter().map(|f| f.cluster_id.as_str());
-                for (cluster, hours) in self.drill_ages(settings, region, clusters, now).await {
-                    metrics::emit(&metrics::cluster_hours_line(
-                        metrics::DRILL_AGE_METRIC,
-                        &cluster,
-                        region,
-                        hours,
-                        now,
-                    ));
-                }
-                let counts = [
-                    (metrics::KITS_FAILED_METRIC, tally.failed),
-                    (metrics::MODE_MISMATCH_METRIC, tally.mismatched),
-                    (metrics::GUARDS_FAILED_METRIC, tally.guards_failed),
-                ];
-                metrics::emit_region_counts(region, &counts, now);
+                let seen = InRegion {
+                    region,
+                    figures: &figures,
+                    of_window: &of_window,
+                };
+                self.report_kits(settings, &seen, swept.clusters, now, summary).await;
             }
             if let Some(recipients) = &self.config.sharing {
-                self.share_missing(recipients, region, &of_window, now, summary).await;
+                self.share_missing(recipients, region, &of_window, &figures, now, summary)
+                    .await;
             }
             summary.freshness.extend(figures);
             if prune {
                 self.prune(region, in_region, now, summary).await;
             }
         }
+    }
+
+    /// The region's restore kits kept, and the drill ages and kit counts published.
+    async fn report_kits(
+        &self,
+        settings: &KitSettings,
+        seen: &InRegion<'_>,
+        clusters: &[Cluster],
+        now: EpochSeconds,
+        summary: &mut Summary,
+    ) {
+        let InRegion {
+            region,
+            figures,
+            of_window,
+        } = *seen;
+        let ids = figures.iter().map(|f| f.cluster_id.as_str());
+        let tally = self
+            .keep_kits(settings, region, ids, clusters, of_window, summary)
+            .await;
+        let ids = figures.iter().map(|f| f.cluster_id.as_str());
+        for (cluster, hours) in self.drill_ages(settings, region, ids, now).await {
+            metrics::emit(&metrics::cluster_hours_line(
+                metrics::DRILL_AGE_METRIC,
+                &cluster,
+                region,
+                hours,
+                now,
+            ));
+        }
+        let counts = [
+            (metrics::KITS_FAILED_METRIC, tally.failed),
+            (metrics::MODE_MISMATCH_METRIC, tally.mismatched),
+            (metrics::GUARDS_FAILED_METRIC, tally.guards_failed),
+        ];
+        metrics::emit_region_counts(region, &counts, now);
     }
 }
