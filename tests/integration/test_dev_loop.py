@@ -34,7 +34,7 @@ def test_the_readme_local_run_commands_work(tmp_path):
     try:
         wait_until("make stack to be ready", lambda: "ready:" in (tmp_path / "make-stack.log").read_text(errors="replace"), timeout=240)
         session = json.loads((tmp_path / "session.json").read_text())
-        assert set(session["functions"]) == {"start-copy", "copy-step", "check-copy", "restore-drill"}
+        assert set(session["functions"]) == {"start-copy", "copy-step", "check-copy", "share-copy", "restore-drill"}
         answers = []
         for command in commands[1:]:
             result = subprocess.run(command.split(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
