@@ -19,6 +19,8 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
     /// Deletes (or, in dry-run mode, reports) the copies the pruning policy chooses.
     pub(super) async fn prune(&self, region: &str, copies: &[Backup], now: EpochSeconds, summary: &mut Summary) {
         let policy = &self.config.prune;
+        // The stack's shares in the region, looked up once, at the first copy to unshare.
+        let mut shares: Option<Vec<String>> = None;
         for chosen in pruning::choose(policy, &self.config.source_region, region, copies, now) {
             if policy.dry_run {
                 info!(backup_id = %chosen.backup_id, destination_region = %region, reason = %chosen.reason, "would prune copy (dry run)");
@@ -26,7 +28,9 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
                 continue;
             }
             if let Some(recipients) = &self.config.sharing
-                && let Err(e) = self.unshare(recipients, region, copies, &chosen.backup_id).await
+                && let Err(e) = self
+                    .unshare(recipients, region, copies, &chosen.backup_id, &mut shares)
+                    .await
             {
                 // Deleted only once unshared: the next pruning run tries again.
                 error!(backup_id = %chosen.backup_id, destination_region = %region, error = %e, "cannot unshare the copy; not pruned");
@@ -55,6 +59,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
         region: &str,
         copies: &[Backup],
         backup_id: &str,
+        shares: &mut Option<Vec<String>>,
     ) -> Result<(), AwsError> {
         let arn = copies
             .iter()
@@ -69,17 +74,17 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
                     "the listing gave no BackupArn",
                 )
             })?;
-        let name = share_name(&recipients.stack_name);
-        let tag = (SHARE_TAG, recipients.stack_name.as_str());
-        for share in retry_throttled(|| self.shares.find_shares(region, &name, tag)).await? {
-            let held = retry_throttled(|| {
-                self.shares
-                    .associations(region, &share, AssociationKind::Resource(&arn))
-            })
-            .await?;
+        if shares.is_none() {
+            let name = share_name(&recipients.stack_name);
+            let tag = (SHARE_TAG, recipients.stack_name.as_str());
+            *shares = Some(retry_throttled(|| self.shares.find_shares(region, &name, tag)).await?);
+        }
+        for share in shares.iter().flatten() {
+            let held =
+                retry_throttled(|| self.shares.associations(region, share, AssociationKind::Resource(&arn))).await?;
             if held.iter().any(|a| a.entity == arn && a.status.is_in()) {
                 let resources = [arn.clone()];
-                retry_throttled(|| self.shares.change(region, &share, false, &resources, &[])).await?;
+                retry_throttled(|| self.shares.change(region, share, false, &resources, &[])).await?;
                 info!(backup_id, destination_region = %region, resource_share_arn = %share, "copy unshared before pruning");
             }
         }
