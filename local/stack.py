@@ -149,6 +149,9 @@ class Stack:
     # The template's RecoveryVerifierRole: dr-account.yaml's role, deployed in the recovery
     # account when set, which sweeps assume to check what that account sees.
     recovery_role: str = ""
+    # The template's RestoreDrillAccount (e.g. RECOVERY_ACCOUNT): drills run there, through the
+    # drill role dr-account.yaml makes (deployed with DrillRegions = the drill subnets' regions).
+    drill_account: str = ""
     lookback_hours: int = 168
     # Extra environment for both functions (e.g. INCLUDE_CLUSTERS, COPY_TAGS).
     function_env: dict[str, str] = field(default_factory=dict)
@@ -235,7 +238,7 @@ class Stack:
                 "AWS_SESSION_TOKEN": session["SessionToken"],
             }
 
-        if self.recovery_role:
+        if self.recovery_role or self.drill_account:
             self.deploy_recovery_account()
 
         sfn = self.client("stepfunctions")
@@ -274,6 +277,7 @@ class Stack:
             "RestoreDrillSubnets": self.drill_subnets,
             "RecoveryAccounts": self.recovery_accounts,
             "RecoveryVerifierRole": self.recovery_role,
+            "RestoreDrillAccount": self.drill_account,
         }
 
     def environment(self, binary: str) -> dict[str, str]:
@@ -414,17 +418,20 @@ class Stack:
         return self.control("POST", "backups", {"clusterId": cluster_id, "ageHours": age_hours})["BackupId"]
 
     def deploy_recovery_account(self) -> str:
-        """dr-account.yaml's role, as the recovery account would deploy it for this stack; its ARN."""
-        deployment = Deployment.load(self.root, {"SourceAccountId": ACCOUNT, "SourceStackName": STACK_NAME}, SOURCE_REGION,
-                                     RECOVERY_ACCOUNT, template="dr-account.yaml")
+        """dr-account.yaml's roles, as the recovery account would deploy them for this stack (the
+        drill role too when drills run there); the verifier's ARN."""
+        drill_regions = ",".join(e.split("=", 1)[0] for e in self.drill_subnets.split(",") if e) if self.drill_account else ""
+        deployment = Deployment.load(self.root, {"SourceAccountId": ACCOUNT, "SourceStackName": STACK_NAME, "DrillRegions": drill_regions},
+                                     SOURCE_REGION, RECOVERY_ACCOUNT, template="dr-account.yaml")
         iam = self.client("iam", account=RECOVERY_ACCOUNT)
-        (role,) = deployment.roles.values()
-        props = role["Properties"]
-        arn = iam.create_role(RoleName=props["RoleName"], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]),
-                              MaxSessionDuration=props["MaxSessionDuration"])["Role"]["Arn"]
-        for policy in props["Policies"]:
-            iam.put_role_policy(RoleName=props["RoleName"], PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
-        return arn
+        arns = {}
+        for logical, role in deployment.roles.items():
+            props = role["Properties"]
+            arns[logical] = iam.create_role(RoleName=props["RoleName"], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]),
+                                            MaxSessionDuration=props["MaxSessionDuration"])["Role"]["Arn"]
+            for policy in props["Policies"]:
+                iam.put_role_policy(RoleName=props["RoleName"], PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        return arns["RecoveryVerifierRole"]
 
     def kit(self, region: str, cluster_id: str) -> dict | None:
         """The restore kit the sweeps keep for a cluster in a DR region, if there is one."""

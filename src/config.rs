@@ -94,7 +94,7 @@ impl StartCopyConfig {
             destination_regions,
         } = Regions::from_lookup(&get)?;
         let state_machine_arn = required(&get, ENV_STATE_MACHINE_ARN)?;
-        let account_id = account_of(&state_machine_arn, &source_region)?;
+        let account_id = account_of(ENV_STATE_MACHINE_ARN, &state_machine_arn, &source_region)?;
         let lookback_hours = number(
             &get,
             ENV_LOOKBACK_HOURS,

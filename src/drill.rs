@@ -147,11 +147,14 @@ pub fn decide(job: &DrillJob, cluster: Option<&Cluster>, elapsed: i64, deadline:
                 Some(job.hsm_type.as_str()),
                 Some(job.mode.as_str()),
             );
-            let found = (
-                cluster.source_backup_id.as_deref(),
-                cluster.hsm_type.as_deref(),
-                cluster.mode.as_deref(),
-            );
+            // A cluster restored from a shared copy may name it by its ARN (AWS does not say).
+            let source = cluster.source_backup_id.as_deref().map(|named| {
+                named
+                    .strip_prefix("arn:")
+                    .and_then(|arn| arn.rsplit_once(":backup/"))
+                    .map_or(named, |(_, id)| id)
+            });
+            let found = (source, cluster.hsm_type.as_deref(), cluster.mode.as_deref());
             if found == expected {
                 DrillNext::Verified
             } else {
@@ -270,6 +273,17 @@ pub(crate) mod tests {
             decide(&j, Some(&restored("ACTIVE", &j.backup_id)), 600, 3600),
             DrillNext::Verified
         );
+        // Restored from the shared copy's ARN (a drill in the recovery account).
+        let by_arn = format!("arn:aws:cloudhsm:us-west-2:123456789012:backup/{}", j.backup_id);
+        assert_eq!(
+            decide(&j, Some(&restored("ACTIVE", &by_arn)), 600, 3600),
+            DrillNext::Verified
+        );
+        let other_arn = "arn:aws:cloudhsm:us-west-2:123456789012:backup/backup-otherother1";
+        assert!(matches!(
+            decide(&j, Some(&restored("ACTIVE", other_arn)), 600, 3600),
+            DrillNext::Failed { .. }
+        ));
         let wrong = decide(&j, Some(&restored("ACTIVE", "backup-otherother1")), 600, 3600);
         assert!(
             matches!(&wrong, DrillNext::Failed { reason } if reason.contains("backup-otherother1")),

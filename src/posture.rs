@@ -9,12 +9,15 @@ use serde::Serialize;
 use crate::backup::{Backup, BackupState, newest_ready_copy};
 use crate::cluster::Cluster;
 use crate::job::destination_of;
-use crate::restore_kit::RestoreKit;
+use crate::restore_kit::RecoveryCheck;
 use crate::time::{EpochSeconds, to_rfc3339};
 
+mod kit;
 mod last_drill;
 mod table;
 
+pub use kit::KitState;
+use kit::{kit_state, recovery_view};
 pub use last_drill::LastDrill;
 pub use table::table;
 
@@ -59,6 +62,9 @@ pub struct Row {
     pub kit: KitState,
     /// The last restore drill there (`None`: none recorded, or the records could not be read).
     pub last_drill: Option<LastDrill>,
+    /// What the recovery accounts saw of the newest copy at the last sweep's check (from the
+    /// kit; `None`: not checked, or the kit names another copy).
+    pub recovery_view: Option<RecoveryCheck>,
     /// Copies of the cluster still being made there.
     pub copies_in_progress: usize,
     /// Tracking executions running for the cluster's backups to this region (`None`: unknown).
@@ -66,34 +72,6 @@ pub struct Row {
     /// Why the region could not be read, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE", tag = "state")]
-pub enum KitState {
-    /// The kit names the newest READY copy.
-    Current,
-    /// The kit names another backup.
-    #[serde(rename_all = "camelCase")]
-    Stale {
-        names: String,
-    },
-    Missing,
-    Unreadable,
-    /// The kits could not be read.
-    Unknown,
-}
-
-impl KitState {
-    pub fn label(&self) -> String {
-        match self {
-            Self::Current => "current".into(),
-            Self::Stale { names } => format!("stale ({names})"),
-            Self::Missing => "missing".into(),
-            Self::Unreadable => "unreadable".into(),
-            Self::Unknown => "?".into(),
-        }
-    }
 }
 
 /// One row per (cluster, destination), clusters in id order.
@@ -112,6 +90,7 @@ pub fn posture(observed: &Observed, now: EpochSeconds) -> Vec<Row> {
             let newest = newest_ready_copy(&destination.backups, source, cluster_id);
             let parameter = crate::restore_kit::parameter_name(&observed.kit_prefix, source, cluster_id);
             let kit = kit_state(destination, &parameter, newest);
+            let recovery_view = recovery_view(destination, &parameter, newest);
             let record = crate::drill::record::record_name(&observed.kit_prefix, source, cluster_id);
             let stored = destination.kits.as_ref().and_then(|kits| kits.get(&record));
             let last_drill = LastDrill::from_stored(stored.map(String::as_str), now);
@@ -144,6 +123,7 @@ pub fn posture(observed: &Observed, now: EpochSeconds) -> Vec<Row> {
                 cluster_mode: known(cluster_id).and_then(|c| c.mode.clone()),
                 kit,
                 last_drill,
+                recovery_view,
                 copies_in_progress,
                 executions_running,
                 unreadable: destination.unreadable.clone(),
@@ -172,19 +152,6 @@ fn cluster_ids(observed: &Observed) -> Vec<&str> {
     ids
 }
 
-/// Whether the destination's kit names its newest READY copy.
-fn kit_state(destination: &Destination, parameter: &str, newest: Option<&Backup>) -> KitState {
-    match destination.kits.as_ref().map(|kits| kits.get(parameter)) {
-        None => KitState::Unknown,
-        Some(None) => KitState::Missing,
-        Some(Some(value)) => match serde_json::from_str::<RestoreKit>(value) {
-            Err(_) => KitState::Unreadable,
-            Ok(kit) if Some(kit.backup_id.as_str()) == newest.map(|b| b.id.as_str()) => KitState::Current,
-            Ok(kit) => KitState::Stale { names: kit.backup_id },
-        },
-    }
-}
-
 /// The source backup an execution of ours is named after (`<backup>-to-<region>-<g>`).
 fn backup_of(execution_name: &str) -> Option<&str> {
     execution_name.split_once("-to-").map(|(backup, _)| backup)
@@ -193,7 +160,7 @@ fn backup_of(execution_name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::restore_kit::{KitSettings, kits};
+    use crate::restore_kit::{KitSettings, RestoreKit, kits};
 
     const NOW: EpochSeconds = 1_795_665_600;
     const A: &str = "cluster-aaaaaaaaaaa";
@@ -314,6 +281,38 @@ mod tests {
         assert_eq!(posture(&seen, NOW)[0].kit, KitState::Unknown);
         seen.running = None;
         assert!(posture(&seen, NOW).iter().all(|r| r.executions_running.is_none()));
+    }
+
+    #[test]
+    fn the_recovery_accounts_view_of_the_newest_copy_is_shown_from_the_kit() {
+        let mut seen = observed();
+        let kits = seen.destinations[0].1.kits.as_mut().unwrap();
+        let (name, value) = kits.iter().next().map(|(n, v)| (n.clone(), v.clone())).unwrap();
+        let mut kit: RestoreKit =
+            serde_json::from_str(&value.replace("backup-westaaaold", "backup-westaaanew")).unwrap();
+        let check = |id: &str| RecoveryCheck {
+            backup_id: id.into(),
+            seen_by: vec![],
+            not_seen_by: vec!["210987654321".into()],
+        };
+        kit.recovery_check = Some(check("backup-westaaanew"));
+        kits.insert(name.clone(), serde_json::to_string(&kit).unwrap());
+        assert!(
+            table(&posture(&seen, NOW))
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains("NOT SEEN by 210987654321")
+        );
+        // A check of an older copy says nothing of the newest.
+        kit.recovery_check = Some(check("backup-westaaaold"));
+        seen.destinations[0]
+            .1
+            .kits
+            .as_mut()
+            .unwrap()
+            .insert(name, serde_json::to_string(&kit).unwrap());
+        assert_eq!(posture(&seen, NOW)[0].recovery_view, None);
     }
 
     #[test]

@@ -104,6 +104,7 @@ mod tests {
             customer_ca_certificate: None,
             mode_mismatch_announced: None,
             guarded_backup_ids: Vec::new(),
+            recovery_check: None,
         };
         let event =
             ReadinessFailure::new(Problem::ModeMismatch, "/p/us-east-1/cluster-kzlczlspnho", &kit, None).announcement();

@@ -11,8 +11,10 @@
 //! time (a cluster DescribeClusters no longer returns, say, because it was deleted) is kept
 //! from the stored kit, never erased.
 
+mod recovery_check;
 mod report;
 
+pub use recovery_check::{RecoveryCheck, keep_check};
 pub use report::{KitReport, KitStatus};
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +64,10 @@ pub struct RestoreKit {
     /// The copies this stack marked NeverExpires and has not cleared yet ([`crate::guard`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guarded_backup_ids: Vec<String>,
+    /// What the recovery accounts listed as shared with them at the last check of this copy
+    /// (RecoveryVerifierRole); absent when never checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_check: Option<RecoveryCheck>,
 }
 
 impl RestoreKit {
@@ -137,6 +143,7 @@ pub fn kits<'a>(
                 customer_ca_certificate: settings.customer_ca_certificate.clone(),
                 mode_mismatch_announced: None,
                 guarded_backup_ids: Vec::new(),
+                recovery_check: None,
             };
             Some((parameter_name(&settings.prefix, source_region, cluster_id), kit))
         })

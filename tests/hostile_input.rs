@@ -197,9 +197,10 @@ fn start_copy() -> StartCopy<Counting, Counting, Counting, Counting, Counting, C
     }
 }
 
-fn restore_drill() -> RestoreDrill<Counting, Counting, Counting, Counting> {
+fn restore_drill() -> RestoreDrill<Counting, Counting, Counting, Counting, Counting> {
     RestoreDrill {
         hsm: Counting::default(),
+        clusters: Counting::default(),
         executions: Counting::default(),
         parameters: Counting::default(),
         events: Counting::default(),
@@ -213,12 +214,14 @@ fn restore_drill() -> RestoreDrill<Counting, Counting, Counting, Counting> {
             max_drills_per_region: 1,
             record_prefix: "/cloudhsm-backup-copy/dr".into(),
             event_bus_name: "default".into(),
+            source_account: "123456789012".into(),
+            drill_account: None,
         },
     }
 }
 
-fn drill_calls(svc: &RestoreDrill<Counting, Counting, Counting, Counting>) -> usize {
-    svc.hsm.calls() + svc.executions.calls() + svc.parameters.calls() + svc.events.calls()
+fn drill_calls(svc: &RestoreDrill<Counting, Counting, Counting, Counting, Counting>) -> usize {
+    svc.hsm.calls() + svc.clusters.calls() + svc.executions.calls() + svc.parameters.calls() + svc.events.calls()
 }
 
 /// A drill step the state machine would send, with one job field (or the run) replaced by

@@ -169,14 +169,18 @@ fn config() -> RestoreDrillConfig {
         max_drills_per_region: 1,
         record_prefix: "/cloudhsm-backup-copy/dr".into(),
         event_bus_name: "default".into(),
+        source_account: "123456789012".into(),
+        drill_account: None,
     }
 }
 
-type Drill = RestoreDrill<FakeClusters, FakeSfn, FakeParameters, FakeBus>;
+type Drill = RestoreDrill<FakeClusters, FakeClusters, FakeSfn, FakeParameters, FakeBus>;
 
-fn drill(hsm: FakeClusters, running: &[&str]) -> Drill {
+/// `hsm`: this account's clusters and copies; `clusters`: where drill clusters are made.
+fn drill(hsm: FakeClusters, clusters: FakeClusters, running: &[&str]) -> Drill {
     RestoreDrill {
         hsm,
+        clusters,
         executions: FakeSfn {
             running: running.iter().map(|s| (*s).to_owned()).collect(),
             ..FakeSfn::default()
@@ -237,11 +241,12 @@ async fn a_plan_deletes_what_earlier_drills_left_and_starts_one_drill_per_cluste
         ..FakeClusters::default()
     };
     hsm.add("us-east-1", Cluster::tagged(SOURCE_CLUSTER, &[]));
-    hsm.add(
+    let clusters = FakeClusters::default();
+    clusters.add(
         "us-west-2",
         drill_cluster("cluster-leftbehind1", "drill.x.us-west-2.2026112503", "ACTIVE"),
     );
-    hsm.add(
+    clusters.add(
         "us-west-2",
         drill_cluster(
             "cluster-stillcreat1",
@@ -249,7 +254,7 @@ async fn a_plan_deletes_what_earlier_drills_left_and_starts_one_drill_per_cluste
             "CREATE_IN_PROGRESS",
         ),
     );
-    let service = drill(hsm, &[]);
+    let service = drill(hsm, clusters, &[]);
     let summary = call(&service, json!({"action": "plan"}), NOW).await;
     assert_eq!(summary["started"], json!([RUN]));
     assert_eq!(summary["orphansDeleted"], json!([["us-west-2", "cluster-leftbehind1"]]));
@@ -268,11 +273,12 @@ async fn a_region_with_a_drill_running_waits_for_it() {
     hsm.add("us-east-1", Cluster::tagged(SOURCE_CLUSTER, &[]));
     hsm.add("us-east-1", Cluster::tagged("cluster-otherother1", &[]));
     let running = "drill.cluster-otherother1.us-west-2.2026112603";
-    hsm.add(
+    let clusters = FakeClusters::default();
+    clusters.add(
         "us-west-2",
         drill_cluster("cluster-runningdr1", running, "CREATE_IN_PROGRESS"),
     );
-    let service = drill(hsm, &[running]);
+    let service = drill(hsm, clusters, &[running]);
     let summary = call(&service, json!({"action": "plan"}), NOW).await;
     assert_eq!(summary["started"], json!([]));
     assert_eq!(summary["orphansDeleted"], json!([]));
@@ -289,19 +295,19 @@ async fn a_region_with_a_drill_running_waits_for_it() {
 
 #[tokio::test]
 async fn a_drill_creates_checks_cleans_and_records_its_success() {
-    let service = drill(FakeClusters::default(), &[]);
+    let service = drill(FakeClusters::default(), FakeClusters::default(), &[]);
     let progress = call(&service, step("create", json!({})), NOW).await;
     assert_eq!(
         (progress["next"].as_str(), progress["waitSeconds"].as_u64()),
         (Some("WAIT"), Some(1))
     );
     let cluster_id = progress["clusterId"].as_str().unwrap().to_owned();
-    let created = &service.hsm.in_region("us-west-2")[0];
+    let created = &service.clusters.in_region("us-west-2")[0];
     assert!(created.tags.contains(&(DRILL_RUN_TAG.to_owned(), RUN.to_owned())));
     // A retried create (its answer lost) adopts the cluster instead of making a second.
     let again = call(&service, step("create", json!({})), NOW).await;
     assert_eq!(again["clusterId"], cluster_id.as_str());
-    assert_eq!(service.hsm.in_region("us-west-2").len(), 1);
+    assert_eq!(service.clusters.in_region("us-west-2").len(), 1);
 
     let checked = call(&service, step("check", json!({"progress": progress})), NOW + 5).await;
     assert_eq!(
@@ -320,7 +326,7 @@ async fn a_drill_creates_checks_cleans_and_records_its_success() {
         (Some("WAIT"), Some(1))
     );
 
-    service.hsm.set_state("us-west-2", &cluster_id, "ACTIVE");
+    service.clusters.set_state("us-west-2", &cluster_id, "ACTIVE");
     let verified = call(&service, step("check", json!({"progress": checked})), NOW + 300).await;
     assert_eq!(verified["next"], "VERIFIED");
     let cleanup = call(
@@ -356,7 +362,7 @@ async fn a_drill_creates_checks_cleans_and_records_its_success() {
 
 #[tokio::test]
 async fn a_full_quota_fails_the_drill_with_its_reason_and_keeps_the_last_success() {
-    let hsm = FakeClusters {
+    let clusters = FakeClusters {
         refuse_create: Some((
             AwsErrorKind::Other,
             "CloudHsmResourceLimitExceededException",
@@ -364,7 +370,7 @@ async fn a_full_quota_fails_the_drill_with_its_reason_and_keeps_the_last_success
         )),
         ..FakeClusters::default()
     };
-    let service = drill(hsm, &[]);
+    let service = drill(FakeClusters::default(), clusters, &[]);
     let name = "/cloudhsm-backup-copy/dr/us-east-1/drills/cluster-kzlczlspnho";
     let earlier = json!({"version": 1, "sourceRegion": "us-east-1", "sourceClusterId": SOURCE_CLUSTER,
         "destinationRegion": "us-west-2", "lastResult": "SUCCEEDED", "lastDrillAt": "2026-11-19T04:05:00Z",
@@ -406,7 +412,7 @@ async fn a_full_quota_fails_the_drill_with_its_reason_and_keeps_the_last_success
 
 #[tokio::test]
 async fn a_step_the_state_machine_caught_fails_the_drill_and_says_which() {
-    let service = drill(FakeClusters::default(), &[]);
+    let service = drill(FakeClusters::default(), FakeClusters::default(), &[]);
     let mut progress = start();
     progress["error"] = json!({"Error": "States.Timeout", "Cause": "the task timed out"});
     let finish =
@@ -421,8 +427,7 @@ async fn a_step_the_state_machine_caught_fails_the_drill_and_says_which() {
 
 #[tokio::test]
 async fn a_request_for_a_drill_this_stack_would_not_plan_is_refused_without_a_call() {
-    let hsm = FakeClusters::default();
-    let service = drill(hsm, &[]);
+    let service = drill(FakeClusters::default(), FakeClusters::default(), &[]);
     let forged: Vec<Value> = vec![
         step("create", json!({"run": "drill.cluster-kzlczlspnho.us-west-2.now"})),
         step(
@@ -457,4 +462,42 @@ async fn a_request_for_a_drill_this_stack_would_not_plan_is_refused_without_a_ca
         assert_eq!(support::error_type(err), "InvalidInput", "{request}");
     }
     assert_eq!(service.hsm.calls(), Vec::<String>::new());
+    assert_eq!(service.clusters.calls(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_drill_in_the_recovery_account_restores_the_shared_copy_by_its_arn_there() {
+    let mut service = drill(FakeClusters::default(), FakeClusters::default(), &[]);
+    service.config.drill_account = Some("210987654321".into());
+    let progress = call(&service, step("create", json!({})), NOW).await;
+    let arn = format!("arn:aws:cloudhsm:us-west-2:123456789012:backup/{COPY}");
+    assert_eq!(
+        service.clusters.calls(),
+        vec![
+            "DescribeClusters us-west-2".to_owned(),
+            format!("CreateCluster us-west-2 {arn}")
+        ]
+    );
+    // Nothing is made or listed in this account.
+    assert_eq!(service.hsm.calls(), Vec::<String>::new());
+    let cluster_id = progress["clusterId"].as_str().unwrap().to_owned();
+    service.clusters.set_state("us-west-2", &cluster_id, "ACTIVE");
+    // The restored cluster names its source by the ARN, and that is the copy.
+    let verified = call(&service, step("check", json!({"progress": progress})), NOW + 60).await;
+    assert_eq!(verified["next"], "VERIFIED");
+    let cleanup = call(
+        &service,
+        step("clean", json!({"progress": verified, "cleanup": {}})),
+        NOW + 61,
+    )
+    .await;
+    assert_eq!(cleanup["deleted"], json!([cluster_id]));
+    let finish = json!({"action": "finish", "job": job(), "run": RUN, "progress": verified, "cleanup": cleanup});
+    let outcome = call(&service, finish, NOW + 62).await;
+    assert_eq!(outcome["result"], "SUCCEEDED");
+    let detail: Value = serde_json::from_str(&service.events.put.lock().unwrap()[0].detail).unwrap();
+    assert_eq!(
+        (detail["drillAccount"].as_str(), detail["backupId"].as_str()),
+        (Some("210987654321"), Some(COPY))
+    );
 }

@@ -903,6 +903,10 @@ async fn a_sweep_reports_a_newest_copy_a_recovery_account_does_not_see() {
         );
     }
     let mut svc = service(hsm);
+    svc.config.restore_kit = Some(KitSettings {
+        prefix: "/cloudhsm-backup-copy/test".into(),
+        customer_ca_certificate: None,
+    });
     svc.config.sharing = Some(Recipients {
         accounts: vec!["210987654321".into()],
         stack_name: "dr".into(),
@@ -911,6 +915,7 @@ async fn a_sweep_reports_a_newest_copy_a_recovery_account_does_not_see() {
     // The first sweep shares both copies: what it just changed is checked next time.
     invoke(&svc, event_file("scheduled-sweep.json"), NOW).await.unwrap();
     assert!(svc.recovery.calls.lock().unwrap().is_empty());
+    assert_eq!(stored_kit(&svc, "us-west-2").recovery_check, None);
     svc.shares.settle(None);
     svc.recovery.sees("210987654321", "us-west-2", &["backup-uscopyxxxxx"]);
     svc.recovery.sees("210987654321", "eu-west-1", &[]);
@@ -930,10 +935,16 @@ async fn a_sweep_reports_a_newest_copy_a_recovery_account_does_not_see() {
             .iter()
             .any(|d| d["problem"] == "NOT_SEEN_BY_RECOVERY" && d["destinationRegion"] == "eu-west-1")
     );
-    // A role the sweep cannot assume (or list with) is a failed share run, not a silent one.
+    // The kits keep what the recovery account sees of their copy, for dr-status.
+    let check = |region| stored_kit(&svc, region).recovery_check.map(|c| c.label());
+    assert_eq!(check("us-west-2").as_deref(), Some("seen by 210987654321"));
+    assert_eq!(check("eu-west-1").as_deref(), Some("NOT SEEN by 210987654321"));
+    // A role the sweep cannot assume (or list with) is a failed share run, not a silent one;
+    // the kits keep the last check.
     svc.recovery.seen.lock().unwrap().clear();
     let failed = invoke(&svc, event_file("scheduled-sweep.json"), NOW + 120)
         .await
         .unwrap();
     assert_eq!(failed.sharing_failed_regions.len(), 2);
+    assert_eq!(check("eu-west-1").as_deref(), Some("NOT SEEN by 210987654321"));
 }

@@ -156,6 +156,24 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// The shared configuration acting as `role_arn`: an AssumeRole session, made on first use
+/// and refreshed by the SDK before it expires.
+pub async fn assume_role(
+    shared: &aws_config::SdkConfig,
+    role_arn: String,
+    session_name: &str,
+) -> aws_config::SdkConfig {
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name(session_name)
+        .configure(shared)
+        .build()
+        .await;
+    shared
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,11 +6,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
 use aws_sdk_cloudhsmv2::Client;
 
-use super::classify;
+use super::{assume_role, classify};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::ids::partition;
 use crate::ports::RecoveryView;
@@ -49,14 +48,9 @@ impl RecoveryRole {
             ));
         };
         let role = format!("arn:{}:iam::{account}:role/{name}", partition(region));
-        let provider = AssumeRoleProvider::builder(role)
-            .session_name("cloudhsm-backup-copy-sweep")
-            .configure(&self.shared)
-            .build()
-            .await;
-        let config = aws_sdk_cloudhsmv2::config::Builder::from(&self.shared)
+        let session = assume_role(&self.shared, role, "cloudhsm-backup-copy-sweep").await;
+        let config = aws_sdk_cloudhsmv2::config::Builder::from(&session)
             .region(Region::new(region.to_owned()))
-            .credentials_provider(provider)
             .build();
         let client = Client::from_conf(config);
         if let Ok(mut clients) = self.clients.lock() {

@@ -1,5 +1,6 @@
 //! restore-drill Lambda: wiring only (tracing, configuration, SDK clients built once).
 
+use cloudhsm_backup_copy::aws::assume_role;
 use cloudhsm_backup_copy::aws::cloudhsm::CloudHsm;
 use cloudhsm_backup_copy::aws::eventbridge::EventBridge;
 use cloudhsm_backup_copy::aws::sfn::StepFunctions;
@@ -17,11 +18,21 @@ async fn main() -> Result<(), Error> {
         RestoreDrillConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let shared = cloudhsm_backup_copy::aws::load_sdk_config().await;
     let drill_regions = || config.subnets.0.keys().map(String::as_str);
-    let service = RestoreDrill {
-        hsm: CloudHsm::new(
-            &shared,
-            std::iter::once(config.source_region.as_str()).chain(drill_regions()),
+    let hsm = CloudHsm::new(
+        &shared,
+        std::iter::once(config.source_region.as_str()).chain(drill_regions()),
+    );
+    // Drills in a recovery account act there as its drill role (dr-account.yaml).
+    let clusters = match config.drill_role_arn() {
+        Some(role) => CloudHsm::new(
+            &assume_role(&shared, role, "cloudhsm-backup-copy-drill").await,
+            drill_regions(),
         ),
+        None => hsm.clone(),
+    };
+    let service = RestoreDrill {
+        hsm,
+        clusters,
         parameters: Ssm::new(&shared, drill_regions()),
         events: EventBridge::new(
             aws_sdk_eventbridge::Client::new(&shared),

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use super::{
     ConfigError, ENV_CUSTOMER_CA_CERTIFICATE, ENV_DESTINATION_REGIONS, ENV_EVENT_BUS_NAME, ENV_EXCLUDE_CLUSTERS,
-    ENV_INCLUDE_CLUSTERS, ENV_RESTORE_KIT_PREFIX, ENV_SOURCE_REGION, ENV_STATE_MACHINE_ARN, MAX_CUSTOMER_CA_LOCATION,
+    ENV_INCLUDE_CLUSTERS, ENV_RESTORE_KIT_PREFIX, ENV_SOURCE_REGION, MAX_CUSTOMER_CA_LOCATION,
 };
 use crate::ids::{is_govcloud, is_region, partition, same_partition};
 use crate::restore_kit::KitSettings;
@@ -144,7 +144,11 @@ where
 }
 
 /// The account in a state machine ARN of this region (the account the stack runs in).
-pub(super) fn account_of(state_machine_arn: &str, source_region: &str) -> Result<String, ConfigError> {
+pub(super) fn account_of(
+    name: &'static str,
+    state_machine_arn: &str,
+    source_region: &str,
+) -> Result<String, ConfigError> {
     match state_machine_arn.split(':').collect::<Vec<_>>()[..] {
         ["arn", _, "states", region, account, "stateMachine", name]
             if region == source_region
@@ -155,7 +159,7 @@ pub(super) fn account_of(state_machine_arn: &str, source_region: &str) -> Result
             Ok(account.to_owned())
         }
         _ => Err(ConfigError::Invalid {
-            name: ENV_STATE_MACHINE_ARN,
+            name,
             value: state_machine_arn.to_owned(),
             reason: format!(
                 "expected a state machine ARN in this region (arn:PARTITION:states:{source_region}:ACCOUNT:stateMachine:NAME)"

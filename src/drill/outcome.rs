@@ -40,6 +40,8 @@ pub struct DrillAnnouncement<'a> {
     pub reason: Option<&'a str>,
     pub duration_seconds: i64,
     pub drill_cluster_id: Option<&'a str>,
+    /// The account the drill cluster was made in: this one, or the recovery account.
+    pub drill_account: &'a str,
     pub cleaned_up: bool,
     pub cleanup_problem: Option<String>,
     pub record_error: Option<&'a str>,
@@ -55,6 +57,7 @@ impl<'a> DrillAnnouncement<'a> {
         cleanup: &Cleanup,
         outcome: &'a Outcome,
         run: &'a str,
+        drill_account: &'a str,
     ) -> Self {
         Self {
             source_cluster_id: &job.source_cluster_id,
@@ -67,6 +70,7 @@ impl<'a> DrillAnnouncement<'a> {
             reason: outcome.reason.as_deref(),
             duration_seconds: outcome.duration_seconds,
             drill_cluster_id: outcome.drill_cluster_id.as_deref(),
+            drill_account,
             cleaned_up: outcome.cleaned_up,
             cleanup_problem: cleanup.problem(),
             record_error: outcome.record_error.as_deref(),

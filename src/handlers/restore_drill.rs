@@ -97,9 +97,13 @@ pub enum DrillResponse {
     Outcome(Outcome),
 }
 
-pub struct RestoreDrill<H, E, P, V> {
-    /// CloudHSM in the source region (the clusters to drill) and in the DR regions.
+pub struct RestoreDrill<H, C, E, P, V> {
+    /// CloudHSM in this account: the clusters to drill (source region) and their copies (DR
+    /// regions).
     pub hsm: H,
+    /// CloudHSM where the drill clusters are made, listed and deleted in the DR regions: this
+    /// account, or the recovery account (`RestoreDrillAccount`, through its drill role).
+    pub clusters: C,
     /// The drill state machine.
     pub executions: E,
     /// The drill records, in the DR regions.
@@ -108,9 +112,10 @@ pub struct RestoreDrill<H, E, P, V> {
     pub config: RestoreDrillConfig,
 }
 
-impl<H, E, P, V> Handler for RestoreDrill<H, E, P, V>
+impl<H, C, E, P, V> Handler for RestoreDrill<H, C, E, P, V>
 where
-    H: BackupApi + ClusterApi,
+    H: BackupApi,
+    C: BackupApi + ClusterApi,
     E: ExecutionApi,
     P: ParameterStore,
     V: EventPublisher,
@@ -171,7 +176,7 @@ where
     }
 }
 
-impl<H, E, P, V> RestoreDrill<H, E, P, V> {
+impl<H, C, E, P, V> RestoreDrill<H, C, E, P, V> {
     /// A step acts only on a drill this deployment would have planned: its own region, a
     /// selected cluster, a DR region with the configured subnets, its own execution's name.
     /// Anything else is refused before any AWS call.

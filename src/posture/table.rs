@@ -14,6 +14,7 @@ pub fn table(rows: &[Row]) -> String {
         "MODE".into(),
         "KIT".into(),
         "LAST DRILL".into(),
+        "RECOVERY ACCOUNTS".into(),
         "IN PROGRESS".into(),
         "RUNNING".into(),
     ]];
@@ -38,6 +39,11 @@ pub fn table(rows: &[Row]) -> String {
                 (Some(drill), _) => drill.label(),
                 (None, super::KitState::Unknown) => "?".into(),
                 (None, _) => "none".into(),
+            },
+            match (&r.recovery_view, &r.kit) {
+                (Some(check), _) => check.label(),
+                (None, super::KitState::Unknown) => "?".into(),
+                (None, _) => "-".into(),
             },
             r.copies_in_progress.to_string(),
             r.executions_running.map_or_else(|| "?".into(), |n| n.to_string()),

@@ -35,23 +35,28 @@ def statements_of(stack, role: str) -> set[str]:
     return {sid for (r, sid) in all_statements(stack) if r == role and sid not in NOT_EMULATED}
 
 
-def assert_each_statement_needed(stack, flows: dict) -> None:
+def assert_each_statement_needed(stack, flows: dict, extra_statements: dict | None = None, roles: dict | None = None) -> None:
     """Every flow works with all statements; without any one statement, the flow it exists for
-    fails, and because that statement's actions were denied to its role."""
+    fails, and because that statement's actions were denied to its role. `extra_statements` and
+    `roles` add roles that are not the stack's (logical name -> (role name, its account's IAM))."""
     iam = stack.client("iam")
-    statements = all_statements(stack)
+    statements = {**all_statements(stack), **(extra_statements or {})}
     for flow in set(flows.values()):
         assert flow(), f"{flow.__name__} fails with every statement in place"
     unbroken = []
     for (logical, sid), flow in flows.items():
         policy = statements[(logical, sid)]
         reduced = {**policy["PolicyDocument"], "Statement": [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] != sid]}
-        role_name = f"{STACK_NAME}-{logical}"
-        iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(reduced))
+        role_name, role_iam = (roles or {}).get(logical, (f"{STACK_NAME}-{logical}", iam))
+        if reduced["Statement"]:
+            role_iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(reduced))
+        else:
+            # A policy with no statement is malformed: the policy goes instead.
+            role_iam.delete_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"])
         try:
             works = flow()
         finally:
-            iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+            role_iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
         denials = stack.control("POST", "denials")
         removed = next(s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == sid)
         actions = set(removed["Action"] if isinstance(removed["Action"], list) else [removed["Action"]])

@@ -7,9 +7,12 @@ behind the stack's back."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stack import DESTINATION_REGIONS, RECOVERY_ACCOUNT, schedule_event, wait_until
+from test_dr_status import dr_status
 
 
 VERIFIER = "cloudhsm-backup-copy-recovery-verifier"
@@ -164,9 +167,18 @@ def test_a_newest_copy_the_recovery_account_does_not_see_is_announced_until_it_d
     announced = [e["detail"] for e in sharing.announcements(wait=2) if e["detail-type"] == "CloudHSM DR Readiness Failed"]
     assert {(d["destinationRegion"], d["problem"]) for d in announced} == {(r, "NOT_SEEN_BY_RECOVERY") for r in DESTINATION_REGIONS}
     assert all(RECOVERY_ACCOUNT in d["error"] for d in announced)
+    # The posture table says so, from the kits the sweep keeps.
+    table = dr_status(sharing, "--destinations", ",".join(DESTINATION_REGIONS))
+    assert table.returncode == 0, table.stderr
+    assert "RECOVERY ACCOUNTS" in table.stdout.splitlines()[0]
+    rows = [line for line in table.stdout.splitlines() if line.startswith(cluster_id)]
+    assert len(rows) == len(DESTINATION_REGIONS) and all(f"NOT SEEN by {RECOVERY_ACCOUNT}" in r for r in rows), table.stdout
     sharing.control("POST", "config", {"sharedVisibleAfterSeconds": 0})
     summary, _ = sharing.invoke("start-copy", schedule_event("view-3"))
     assert "notSeenByRecovery" not in summary, summary
+    rows = json.loads(dr_status(sharing, "--destinations", ",".join(DESTINATION_REGIONS), "--json").stdout)
+    views = {r["destinationRegion"]: r["recoveryView"] for r in rows if r["clusterId"] == cluster_id}
+    assert views == {r: {"backupId": views[r]["backupId"], "seenBy": [RECOVERY_ACCOUNT], "notSeenBy": []} for r in DESTINATION_REGIONS}, views
     # A verifier role that cannot list is a failed check, not a silent one.
     sharing.client("iam", account=RECOVERY_ACCOUNT).delete_role_policy(RoleName=VERIFIER, PolicyName="see-shared-backups")
     summary, _ = sharing.invoke("start-copy", schedule_event("view-4"))

@@ -27,9 +27,10 @@ pub struct PlanSummary {
     pub orphans_waiting: Vec<(String, String, String)>,
 }
 
-impl<H, E, P, V> RestoreDrill<H, E, P, V>
+impl<H, C, E, P, V> RestoreDrill<H, C, E, P, V>
 where
-    H: BackupApi + ClusterApi,
+    H: BackupApi,
+    C: BackupApi + ClusterApi,
     E: ExecutionApi,
 {
     pub(super) async fn plan(&self, now: EpochSeconds) -> Result<PlanSummary, RestoreDrillError> {
@@ -120,7 +121,7 @@ where
         summary: &mut PlanSummary,
         failures: &mut Vec<String>,
     ) {
-        let listed = match self.hsm.describe_clusters(region, None).await {
+        let listed = match self.clusters.describe_clusters(region, None).await {
             Ok(listed) => listed,
             Err(e) => {
                 failures.push(format!("cannot list the clusters in {region}: {e}"));
@@ -128,7 +129,7 @@ where
             }
         };
         for orphan in orphans(&listed, &self.config.stack_name, running) {
-            match self.hsm.delete_cluster(region, &orphan.id).await {
+            match self.clusters.delete_cluster(region, &orphan.id).await {
                 Ok(()) => summary.orphans_deleted.push((region.to_owned(), orphan.id.clone())),
                 Err(e) if e.kind == AwsErrorKind::NotFound => {}
                 Err(e) if e.kind == AwsErrorKind::InvalidRequest || e.is_retryable() => {

@@ -16,9 +16,9 @@ use crate::time::EpochSeconds;
 /// The tag naming the source cluster a drill cluster was restored for.
 pub const DRILL_OF_TAG: &str = "cloudhsm-backup-copy:drill-of";
 
-impl<H, E, P, V> RestoreDrill<H, E, P, V>
+impl<H, C, E, P, V> RestoreDrill<H, C, E, P, V>
 where
-    H: BackupApi + ClusterApi,
+    C: BackupApi + ClusterApi,
     P: ParameterStore,
     V: EventPublisher,
 {
@@ -35,7 +35,7 @@ where
         now: EpochSeconds,
     ) -> Result<Progress, RestoreDrillError> {
         let region = &job.destination_region;
-        let listed = self.hsm.describe_clusters(region, None).await?;
+        let listed = self.clusters.describe_clusters(region, None).await?;
         if let Some(existing) = made_by(&listed, &self.config.stack_name, run).first() {
             info!(cluster_id = %existing.id, "the drill's cluster exists already");
             return Ok(progress.created(existing.id.clone(), policy, now));
@@ -45,14 +45,15 @@ where
             (DRILL_RUN_TAG.to_owned(), run.to_owned()),
             (DRILL_OF_TAG.to_owned(), job.source_cluster_id.clone()),
         ];
+        let source = self.config.restore_source(region, &job.backup_id);
         let restore = Restore {
-            backup_id: &job.backup_id,
+            backup_id: &source,
             hsm_type: &job.hsm_type,
             mode: &job.mode,
             subnet_ids: &job.subnet_ids,
             tags: &tags,
         };
-        match self.hsm.create_cluster(region, &restore).await {
+        match self.clusters.create_cluster(region, &restore).await {
             Ok(cluster_id) => {
                 info!(%cluster_id, backup_id = %job.backup_id, %region, "drill cluster created");
                 Ok(progress.created(cluster_id, policy, now))
@@ -82,7 +83,11 @@ where
         let elapsed = progress.elapsed(now);
         let deadline = i64::from(policy.deadline_seconds);
         let ids = [cluster_id];
-        let (decision, state) = match self.hsm.describe_clusters(&job.destination_region, Some(&ids)).await {
+        let (decision, state) = match self
+            .clusters
+            .describe_clusters(&job.destination_region, Some(&ids))
+            .await
+        {
             Ok(listed) => {
                 let cluster = listed.iter().find(|c| c.id == ids[0]);
                 (
@@ -115,7 +120,7 @@ where
         let region = &job.destination_region;
         let mut targets: Vec<(String, Option<String>)> = Vec::new();
         let mut remaining = Vec::new();
-        match self.hsm.describe_clusters(region, None).await {
+        match self.clusters.describe_clusters(region, None).await {
             Ok(listed) => {
                 for c in made_by(&listed, &self.config.stack_name, run) {
                     targets.push((c.id.clone(), c.state.clone()));
@@ -134,7 +139,7 @@ where
                 deleted.push(id);
                 continue;
             }
-            match self.hsm.delete_cluster(region, &id).await {
+            match self.clusters.delete_cluster(region, &id).await {
                 Ok(()) => deleted.push(id),
                 // Gone already (a listing can lag behind a deletion).
                 Err(e) if e.kind == AwsErrorKind::NotFound => deleted.push(id),
@@ -177,7 +182,12 @@ where
             cleaned_up: cleanup.cleaned_up(),
             record_error,
         };
-        let detail = DrillAnnouncement::new(job, progress, cleanup, &outcome, run);
+        let account = self
+            .config
+            .drill_account
+            .as_deref()
+            .unwrap_or(&self.config.source_account);
+        let detail = DrillAnnouncement::new(job, progress, cleanup, &outcome, run, account);
         let announcement = Announcement {
             detail_type: detail.detail_type(),
             detail: serde_json::to_string(&detail).map_err(|e| RestoreDrillError::InvalidInput(e.to_string()))?,

@@ -10,8 +10,8 @@
 use tracing::{error, info};
 
 use super::StartCopy;
+use super::sweep_report::InRegion;
 use crate::backoff::retry_throttled;
-use crate::backup::Backup;
 use crate::cluster::Cluster;
 use crate::ports::{BackupApi, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::readiness::{Problem, ReadinessFailure};
@@ -31,17 +31,17 @@ pub(super) struct KitTally {
 impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: ShareApi, R: RecoveryView>
     StartCopy<B, E, P, V, S, R>
 {
-    pub(super) async fn keep_kits<'a>(
+    pub(super) async fn keep_kits(
         &self,
         settings: &KitSettings,
-        region: &str,
-        cluster_ids: impl IntoIterator<Item = &'a str>,
+        seen: &InRegion<'_>,
         clusters: &[Cluster],
-        copies: &[Backup],
         summary: &mut Summary,
     ) -> KitTally {
         let source = self.config.source_region.as_str();
-        let kits = restore_kit::kits(settings, source, region, cluster_ids, clusters, copies);
+        let (region, copies) = (seen.region, seen.of_window);
+        let ids = seen.figures.iter().map(|f| f.cluster_id.as_str());
+        let kits = restore_kit::kits(settings, source, region, ids, clusters, copies);
         let mut tally = KitTally::default();
         if kits.is_empty() {
             return tally;
@@ -60,6 +60,8 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
             let previous = restore_kit::parse(value);
             let described = clusters.iter().any(|c| c.id == kit.source_cluster_id);
             restore_kit::carry_over(&mut kit, described, previous.as_ref());
+            let checked = seen.checks.and_then(|c| c.get(&kit.source_cluster_id));
+            restore_kit::keep_check(&mut kit, checked, previous.as_ref());
             if !self.guard_newest(region, &mut kit, previous.as_ref(), copies).await {
                 tally.guards_failed += 1;
             }

@@ -3,6 +3,8 @@
 //! behind the stack's back, a copy made before sharing was turned on), and the accounts missing
 //! from the share. Liveness: whatever failed before, the next sweep asks again.
 
+use std::collections::BTreeMap;
+
 use tracing::{error, info, warn};
 
 use super::StartCopy;
@@ -14,6 +16,7 @@ use crate::metrics;
 use crate::ports::{AssociationKind, BackupApi, EventPublisher, ExecutionApi, ParameterStore, RecoveryView, ShareApi};
 use crate::readiness::ReadinessFailure;
 use crate::report::Summary;
+use crate::restore_kit::RecoveryCheck;
 use crate::sharing::{Recipients, ensure_share, missing_principals, unshared};
 use crate::time::EpochSeconds;
 
@@ -36,7 +39,8 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
     StartCopy<B, E, P, V, S, R>
 {
     /// Shares the READY copies among `copies` that the region's share does not hold; reports
-    /// and counts what it did.
+    /// and counts what it did. What the recovery accounts see of each cluster's newest copy,
+    /// when it was checked.
     pub(super) async fn share_missing(
         &self,
         recipients: &Recipients,
@@ -45,7 +49,7 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
         figures: &[Freshness],
         now: EpochSeconds,
         summary: &mut Summary,
-    ) {
+    ) -> Option<RecoveryChecks> {
         let mut tally = match self.reshare(recipients, region, copies, now).await {
             Ok(tally) => tally,
             Err((done, e)) => {
@@ -58,13 +62,16 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
             }
         };
         let mut not_seen = 0;
+        let mut checks = None;
         // What was just shared again is still settling: checked by the next sweep.
         if recipients.verifier_role.is_some() && !tally.changed {
-            match self.not_seen_by_recovery(recipients, region, figures).await {
-                Ok(unseen) => {
+            match self.recovery_checks(recipients, region, figures).await {
+                Ok(checked) => {
+                    let unseen = not_seen_failures(&self.config.source_region, region, &checked);
                     not_seen = unseen.len();
                     self.announce(&unseen).await;
                     summary.not_seen_by_recovery.extend(unseen);
+                    checks = Some(checked);
                 }
                 Err(e) => {
                     error!(destination_region = region, error = %e, "cannot see what the recovery accounts see");
@@ -82,36 +89,39 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
             (metrics::NOT_SEEN_METRIC, not_seen),
         ];
         metrics::emit_region_counts(region, &counts, now);
+        checks
     }
 
-    /// Each cluster's newest copy in the region that some recovery account does not list as
-    /// shared with it, as each account sees it (dr-account.yaml's role).
-    async fn not_seen_by_recovery(
+    /// Which recovery accounts list each cluster's newest copy in the region as shared with
+    /// them, as each account sees it (dr-account.yaml's role).
+    async fn recovery_checks(
         &self,
         recipients: &Recipients,
         region: &str,
         figures: &[Freshness],
-    ) -> Result<Vec<ReadinessFailure>, AwsError> {
-        let source = self.config.source_region.as_str();
-        let mut unseen = Vec::new();
+    ) -> Result<RecoveryChecks, AwsError> {
+        let mut checks: RecoveryChecks = figures
+            .iter()
+            .filter_map(|f| {
+                let check = RecoveryCheck {
+                    backup_id: f.newest_copy_id.clone()?,
+                    ..RecoveryCheck::default()
+                };
+                Some((f.cluster_id.clone(), check))
+            })
+            .collect();
         for account in &recipients.accounts {
             let seen = retry_throttled(|| self.recovery.shared_backup_ids(account, region)).await?;
-            for figure in figures {
-                if let Some(newest) = figure.newest_copy_id.as_deref()
-                    && !seen.iter().any(|id| id == newest)
-                {
-                    warn!(destination_region = region, cluster_id = %figure.cluster_id, backup_id = newest, account = %account, "a recovery account does not see the newest copy");
-                    unseen.push(ReadinessFailure::not_seen(
-                        source,
-                        &figure.cluster_id,
-                        region,
-                        newest,
-                        account,
-                    ));
+            for (cluster_id, check) in &mut checks {
+                if seen.contains(&check.backup_id) {
+                    check.seen_by.push(account.clone());
+                } else {
+                    warn!(destination_region = region, %cluster_id, backup_id = %check.backup_id, %account, "a recovery account does not see the newest copy");
+                    check.not_seen_by.push(account.clone());
                 }
             }
         }
-        Ok(unseen)
+        Ok(checks)
     }
 
     async fn reshare(
@@ -155,4 +165,20 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
             changed: settling || done > 0,
         })
     }
+}
+
+/// Each cluster's check of its newest copy in one region, by cluster id.
+pub(super) type RecoveryChecks = BTreeMap<String, RecoveryCheck>;
+
+/// One announcement per (cluster, account) that does not see the newest copy.
+fn not_seen_failures(source: &str, region: &str, checks: &RecoveryChecks) -> Vec<ReadinessFailure> {
+    checks
+        .iter()
+        .flat_map(|(cluster_id, check)| {
+            check
+                .not_seen_by
+                .iter()
+                .map(|account| ReadinessFailure::not_seen(source, cluster_id, region, &check.backup_id, account))
+        })
+        .collect()
 }

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::StartCopy;
 use super::copies::Destinations;
+use super::share_run::RecoveryChecks;
 use crate::backup::{Backup, BackupState};
 use crate::cluster::Cluster;
 use crate::freshness::{self, Freshness};
@@ -15,13 +16,14 @@ use crate::report::Summary;
 use crate::restore_kit::KitSettings;
 use crate::time::EpochSeconds;
 
-/// What the sweep measured in one region: its clusters' freshness, and the copies of the
-/// window's backups there.
+/// What the sweep measured in one region: its clusters' freshness, the copies of the window's
+/// backups there, and what the recovery accounts see of the newest (when it was checked).
 #[derive(Clone, Copy)]
-struct InRegion<'a> {
-    region: &'a str,
-    figures: &'a [Freshness],
-    of_window: &'a [Backup],
+pub(super) struct InRegion<'a> {
+    pub region: &'a str,
+    pub figures: &'a [Freshness],
+    pub of_window: &'a [Backup],
+    pub checks: Option<&'a RecoveryChecks>,
 }
 
 /// What the sweep found, for its report.
@@ -70,17 +72,22 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
                 .filter(|c| c.source_backup.as_deref().is_some_and(|s| window_ids.contains(s)))
                 .cloned()
                 .collect();
+            // Shared first, so that the kits keep what the recovery accounts see.
+            let checks = match &self.config.sharing {
+                Some(recipients) => {
+                    self.share_missing(recipients, region, &of_window, &figures, now, summary)
+                        .await
+                }
+                None => None,
+            };
             if let Some(settings) = &self.config.restore_kit {
                 let seen = InRegion {
                     region,
                     figures: &figures,
                     of_window: &of_window,
+                    checks: checks.as_ref(),
                 };
                 self.report_kits(settings, &seen, swept.clusters, now, summary).await;
-            }
-            if let Some(recipients) = &self.config.sharing {
-                self.share_missing(recipients, region, &of_window, &figures, now, summary)
-                    .await;
             }
             summary.freshness.extend(figures);
             if prune {
@@ -98,15 +105,8 @@ impl<B: BackupApi, E: ExecutionApi, P: ParameterStore, V: EventPublisher, S: Sha
         now: EpochSeconds,
         summary: &mut Summary,
     ) {
-        let InRegion {
-            region,
-            figures,
-            of_window,
-        } = *seen;
-        let ids = figures.iter().map(|f| f.cluster_id.as_str());
-        let tally = self
-            .keep_kits(settings, region, ids, clusters, of_window, summary)
-            .await;
+        let InRegion { region, figures, .. } = *seen;
+        let tally = self.keep_kits(settings, seen, clusters, summary).await;
         let ids = figures.iter().map(|f| f.cluster_id.as_str());
         for (cluster, hours) in self.drill_ages(settings, region, ids, now).await {
             metrics::emit(&metrics::cluster_hours_line(

@@ -1,0 +1,59 @@
+//! What a destination's restore kit says of its newest READY copy.
+
+use serde::Serialize;
+
+use super::Destination;
+use crate::backup::Backup;
+use crate::restore_kit::{RecoveryCheck, RestoreKit};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", tag = "state")]
+pub enum KitState {
+    /// The kit names the newest READY copy.
+    Current,
+    /// The kit names another backup.
+    #[serde(rename_all = "camelCase")]
+    Stale {
+        names: String,
+    },
+    Missing,
+    Unreadable,
+    /// The kits could not be read.
+    Unknown,
+}
+
+impl KitState {
+    pub fn label(&self) -> String {
+        match self {
+            Self::Current => "current".into(),
+            Self::Stale { names } => format!("stale ({names})"),
+            Self::Missing => "missing".into(),
+            Self::Unreadable => "unreadable".into(),
+            Self::Unknown => "?".into(),
+        }
+    }
+}
+
+/// Whether the destination's kit names its newest READY copy.
+pub(super) fn kit_state(destination: &Destination, parameter: &str, newest: Option<&Backup>) -> KitState {
+    match destination.kits.as_ref().map(|kits| kits.get(parameter)) {
+        None => KitState::Unknown,
+        Some(None) => KitState::Missing,
+        Some(Some(value)) => match serde_json::from_str::<RestoreKit>(value) {
+            Err(_) => KitState::Unreadable,
+            Ok(kit) if Some(kit.backup_id.as_str()) == newest.map(|b| b.id.as_str()) => KitState::Current,
+            Ok(kit) => KitState::Stale { names: kit.backup_id },
+        },
+    }
+}
+
+/// The kit's last check from the recovery accounts, when it is of the newest READY copy.
+pub(super) fn recovery_view(
+    destination: &Destination,
+    parameter: &str,
+    newest: Option<&Backup>,
+) -> Option<RecoveryCheck> {
+    let stored = destination.kits.as_ref()?.get(parameter)?;
+    let check = serde_json::from_str::<RestoreKit>(stored).ok()?.recovery_check?;
+    (Some(check.backup_id.as_str()) == newest.map(|b| b.id.as_str())).then_some(check)
+}
