@@ -88,9 +88,15 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $
 	$(PY) -m pytest -q tests/validation
 
 integration: $(VENV)/.installed build
-	$(PY) -m pytest -q -n $(INTEGRATION_WORKERS) --durations=15 tests/integration
+	$(PY) -m pytest -q -n $(INTEGRATION_WORKERS) --dist worksteal --durations=15 tests/integration
 
-test: fmt-check clippy deny unit validate integration
+# In four steps, so that what waits on the network or the disk (installing the pinned tools)
+# runs beside what keeps both cores busy (compiling).
+test:
+	$(MAKE) --no-print-directory -j4 fmt-check clippy tools
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory -j3 deny validate build
+	$(MAKE) --no-print-directory integration
 	@echo "make test: all checks passed"
 
 demo: $(VENV)/.installed build

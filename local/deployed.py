@@ -12,6 +12,7 @@ this, and the template tests read it, so what is tested is what would be deploye
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -32,7 +33,14 @@ ARN_FORMATS = {
 
 
 def translate(root: Path, region: str, account: str, template: str = "template.yaml") -> dict:
-    """A template through aws-sam-translator, offline (one without SAM's Transform as it is)."""
+    """A template through aws-sam-translator, offline (one without SAM's Transform as it is).
+    Translated once per process and template text (a test session starts many stacks)."""
+    text = (root / template).read_text()
+    return copy.deepcopy(_translated(text, region, account))
+
+
+@functools.lru_cache(maxsize=8)
+def _translated(text: str, region: str, account: str) -> dict:
     import boto3
     from samtranslator.parser.parser import Parser
     from samtranslator.public.translator import ManagedPolicyLoader
@@ -45,7 +53,7 @@ def translate(root: Path, region: str, account: str, template: str = "template.y
         def get_paginator(self, name: str) -> Any:
             raise RuntimeError(f"aws-sam-translator asked IAM for {name}: the template names a managed policy")
 
-    tpl = yaml_parse((root / template).read_text())
+    tpl = yaml_parse(text)
     if "Transform" not in tpl:
         return tpl
     for name, res in tpl["Resources"].items():
