@@ -6,7 +6,8 @@ destination; the real state machine, running in moto, requests each copy and loo
 check-copy until the copy is READY in us-west-2 and eu-west-1, and shares it with the recovery
 account through AWS RAM before announcing it (`DR_ACCOUNT=0` leaves sharing off); the recovery
 account then lists it as shared. Then a restore drill restores the copy in us-west-2 as a
-cluster, checks it, deletes it, and `dr-status` prints the posture.
+cluster (in the recovery account, from the shared ARN, when sharing is on), checks it, deletes
+it, and `dr-status` prints the posture, with what the recovery account sees.
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def main() -> int:
     say("(moto, extended with CopyBackupToRegion; cargo lambda watch; no AWS account, no Docker)")
     say()
     step("Starting the local stack ...")
-    with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS, recovery_accounts=RECOVERY_ACCOUNT if SHARING else "") as stack:
+    # With sharing on: dr-account.yaml's roles in the recovery account, for the sweep's check of
+    # what it sees and for the drill, which runs there.
+    recovery = {"recovery_accounts": RECOVERY_ACCOUNT, "recovery_role": "cloudhsm-backup-copy-recovery-verifier",
+                "drill_account": RECOVERY_ACCOUNT} if SHARING else {}
+    with Stack.started(ROOT, copy_delay=COPY_DELAY_SECONDS, **recovery) as stack:
         ports = ", ".join(f"{f} :{p}" for f, p in stack.lambda_ports.items())
         say(f"      moto on 127.0.0.1:{stack.moto_port}; functions {ports}; logs in {stack.log_dir}")
         say("      each function runs as the role the template gives it, with IAM enforced")
@@ -126,7 +131,8 @@ def main() -> int:
         say(f"      restore kits in the DR regions: {kits}")
         ok &= sum(kits.values()) == len(DESTINATION_REGIONS) and "FAILED" not in kits
 
-        step(f"A restore drill: a cluster restored from the newest copy in {DRILL_REGION}, checked, deleted ...")
+        where = f" in the recovery account {RECOVERY_ACCOUNT}, from the shared ARN" if SHARING else ""
+        step(f"A restore drill: a cluster restored from the newest copy in {DRILL_REGION}{where}, checked, deleted ...")
         plan, error = stack.invoke("restore-drill", {"action": "plan"})
         if error:
             say(f"      the drill could not be planned: {plan}")
@@ -136,8 +142,8 @@ def main() -> int:
         announced = [e for e in stack.announcements(wait=3) if e["detail-type"].startswith("CloudHSM Restore Drill")]
         for event in announced:
             d = event["detail"]
-            say(f"      {event['detail-type']}: drill cluster {d['drillClusterId']} from {d['backupId']} "
-                f"in {d['durationSeconds']} s, {d['checks']} check(s), deleted: {d['cleanedUp']}")
+            say(f"      {event['detail-type']}: drill cluster {d['drillClusterId']} (account {d['drillAccount']}) from "
+                f"{d['backupId']} in {d['durationSeconds']} s, {d['checks']} check(s), deleted: {d['cleanedUp']}")
         ok &= drill["status"] == "SUCCEEDED" and [e["detail"]["cleanedUp"] for e in announced] == [True]
 
         step("The DR posture, as `dr-status` prints it on a bad day:")
@@ -146,6 +152,7 @@ def main() -> int:
             say(f"      {line}")
         ok &= status.returncode == 0 and status.stdout.count("current") == len(DESTINATION_REGIONS)
         ok &= "SUCCEEDED" in status.stdout
+        ok &= not SHARING or status.stdout.count(f"seen by {RECOVERY_ACCOUNT}") == len(DESTINATION_REGIONS)
         say()
         if ok:
             say(f"Done in {time.monotonic() - started:.0f}s: backup {backup_id} has exactly one READY copy in each of "
