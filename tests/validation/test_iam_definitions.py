@@ -51,9 +51,24 @@ COPY_TAGS = {"cloudhsm-backup-copy:source-region": REGION, "cloudhsm-backup-copy
 DRILL_TAGS = {"cloudhsm-backup-copy:drill": "cloudhsm-backup-copy"}
 
 
+RECOVERY = "210987654321"
+
+
 @pytest.fixture(scope="module")
 def deployment() -> Deployment:
     return Deployment.load(ROOT, {"DestinationRegions": "us-west-2,eu-west-1"}, REGION, ACCOUNT)
+
+
+@pytest.fixture(scope="module")
+def drills_elsewhere() -> list[Deployment]:
+    """Drills in the recovery account: this stack with RestoreDrillAccount, and dr-account.yaml
+    there with DrillRegions."""
+    return [
+        Deployment.load(ROOT, {"DestinationRegions": "us-west-2,eu-west-1", "RecoveryAccounts": RECOVERY,
+                               "RecoveryVerifierRole": "cloudhsm-backup-copy-recovery-verifier", "RestoreDrillAccount": RECOVERY},
+                        REGION, ACCOUNT),
+        Deployment.load(ROOT, {"SourceAccountId": ACCOUNT, "DrillRegions": "us-west-2"}, REGION, RECOVERY, template="dr-account.yaml"),
+    ]
 
 
 def policies(d: Deployment, role: str) -> list[dict]:
@@ -100,9 +115,9 @@ def test_deletion_is_refused_outside_the_destinations_and_for_backups_we_did_not
     assert not evaluate(policies(deployment, "CopyStepRole"), tag)[0]
 
 
-def test_nothing_is_granted_on_star_where_aws_supports_a_resource(deployment):
+def test_nothing_is_granted_on_star_where_aws_supports_a_resource(deployment, drills_elsewhere):
     offenders = []
-    for name, role in deployment.roles.items():
+    for name, role in [r for d in (deployment, *drills_elsewhere) for r in d.roles.items()]:
         for policy in role["Properties"]["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:
                 if statement["Resource"] != "*":
@@ -115,10 +130,41 @@ def test_nothing_is_granted_on_star_where_aws_supports_a_resource(deployment):
     assert offenders == []
 
 
-def test_every_granted_action_exists_in_the_reference(deployment):
-    for name, role in deployment.roles.items():
+def test_every_granted_action_exists_in_the_reference(deployment, drills_elsewhere):
+    for name, role in [r for d in (deployment, *drills_elsewhere) for r in d.roles.items()]:
         for policy in role["Properties"]["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:
                 for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
                     prefix, name_ = action.split(":")
                     assert name_ in get_service_prefix_data(prefix)["privileges"], f"{name}: {action}"
+
+
+def test_a_drill_in_the_recovery_account_is_allowed_there_and_nothing_more_here(drills_elsewhere):
+    source, recovery = drills_elsewhere
+    drill_role = f"arn:aws:iam::{RECOVERY}:role/cloudhsm-backup-copy-recovery-drill"
+    here = policies(source, "RestoreDrillRole")
+    assert evaluate(here, Check("sts:AssumeRole", drill_role, {"aws:RequestedRegion": REGION}))[0]
+    shared = f"arn:aws:cloudhsm:us-west-2:{ACCOUNT}:backup/{COPY}"
+    calls = [
+        ("DescribeClusters", {}),
+        ("CreateCluster", {"SourceBackupId": shared, "HsmType": "hsm2m.medium", "Mode": "FIPS", "SubnetIds": ["subnet-0a1b2c3d"],
+                           "TagList": [{"Key": "cloudhsm-backup-copy:drill", "Value": "cloudhsm-backup-copy"}]}),
+        ("DeleteCluster", {"ClusterId": "cluster-drilldrill01"}),
+    ]
+    there = policies(recovery, "RecoveryDrillRole")
+    for operation, params in calls:
+        checks = checks_for("cloudhsm", operation, params, "us-west-2", RECOVERY, lambda r, i: DRILL_TAGS)
+        assert {c.action for c in checks} == set(dependent_actions("cloudhsm", operation))
+        for check in checks:
+            allowed, reason, _ = evaluate(there, check)
+            assert allowed, f"RecoveryDrillRole: {check.action} on {check.resource}: {reason}"
+        # The source account's role makes and deletes no cluster itself.
+        if operation != "DescribeClusters":
+            local = checks_for("cloudhsm", operation, {**params, "SourceBackupId": COPY} if operation == "CreateCluster" else params,
+                               "us-west-2", ACCOUNT, lambda r, i: DRILL_TAGS if i.startswith("cluster-") else COPY_TAGS)
+            assert not evaluate(here, local[0])[0], operation
+    # Only the drill regions, and never a cluster that is not a drill's.
+    outside = checks_for("cloudhsm", "CreateCluster", calls[1][1], "eu-west-1", RECOVERY, lambda r, i: DRILL_TAGS)[0]
+    assert not evaluate(there, outside)[0]
+    theirs = checks_for("cloudhsm", "DeleteCluster", {"ClusterId": "cluster-production1"}, "us-west-2", RECOVERY, lambda r, i: {})[0]
+    assert not evaluate(there, theirs)[0]
