@@ -17,7 +17,7 @@ mod last_drill;
 mod table;
 
 pub use kit::KitState;
-use kit::{kit_state, recovery_view};
+use kit::kit_view;
 pub use last_drill::LastDrill;
 pub use table::table;
 
@@ -89,8 +89,7 @@ pub fn posture(observed: &Observed, now: EpochSeconds) -> Vec<Row> {
         for (region, destination) in &observed.destinations {
             let newest = newest_ready_copy(&destination.backups, source, cluster_id);
             let parameter = crate::restore_kit::parameter_name(&observed.kit_prefix, source, cluster_id);
-            let kit = kit_state(destination, &parameter, newest);
-            let recovery_view = recovery_view(destination, &parameter, newest);
+            let (kit, recovery_view) = kit_view(destination, &parameter, newest);
             let record = crate::drill::record::record_name(&observed.kit_prefix, source, cluster_id);
             let stored = destination.kits.as_ref().and_then(|kits| kits.get(&record));
             let last_drill = LastDrill::from_stored(stored.map(String::as_str), now);

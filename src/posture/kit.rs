@@ -34,26 +34,28 @@ impl KitState {
     }
 }
 
-/// Whether the destination's kit names its newest READY copy.
-pub(super) fn kit_state(destination: &Destination, parameter: &str, newest: Option<&Backup>) -> KitState {
-    match destination.kits.as_ref().map(|kits| kits.get(parameter)) {
-        None => KitState::Unknown,
-        Some(None) => KitState::Missing,
-        Some(Some(value)) => match serde_json::from_str::<RestoreKit>(value) {
-            Err(_) => KitState::Unreadable,
-            Ok(kit) if Some(kit.backup_id.as_str()) == newest.map(|b| b.id.as_str()) => KitState::Current,
-            Ok(kit) => KitState::Stale { names: kit.backup_id },
-        },
-    }
-}
-
-/// The kit's last check from the recovery accounts, when it is of the newest READY copy.
-pub(super) fn recovery_view(
+/// Whether the destination's kit names its newest READY copy, and the kit's last check from
+/// the recovery accounts when it is of that copy (the kit read once for both).
+pub(super) fn kit_view(
     destination: &Destination,
     parameter: &str,
     newest: Option<&Backup>,
-) -> Option<RecoveryCheck> {
-    let stored = destination.kits.as_ref()?.get(parameter)?;
-    let check = serde_json::from_str::<RestoreKit>(stored).ok()?.recovery_check?;
-    (Some(check.backup_id.as_str()) == newest.map(|b| b.id.as_str())).then_some(check)
+) -> (KitState, Option<RecoveryCheck>) {
+    let newest = newest.map(|b| b.id.as_str());
+    match destination.kits.as_ref().map(|kits| kits.get(parameter)) {
+        None => (KitState::Unknown, None),
+        Some(None) => (KitState::Missing, None),
+        Some(Some(value)) => match serde_json::from_str::<RestoreKit>(value) {
+            Err(_) => (KitState::Unreadable, None),
+            Ok(kit) => {
+                let check = kit.recovery_check.filter(|c| Some(c.backup_id.as_str()) == newest);
+                let state = if Some(kit.backup_id.as_str()) == newest {
+                    KitState::Current
+                } else {
+                    KitState::Stale { names: kit.backup_id }
+                };
+                (state, check)
+            }
+        },
+    }
 }

@@ -13,7 +13,7 @@ import pytest
 
 from stack import ACCOUNT, RECOVERY_ACCOUNT, SOURCE_REGION, STACK_NAME, schedule_event, wait_until
 from test_least_privilege import assert_each_statement_needed
-from test_restore_drills import DR, drill_events, record
+from test_restore_drills import DR, one_drill, record
 
 DRILL_ROLE = f"{STACK_NAME}-recovery-drill"
 DRILL_TAG = "cloudhsm-backup-copy:drill"
@@ -42,11 +42,7 @@ def drill_clusters(stack, account: str) -> list[dict]:
 def test_a_drill_restores_the_shared_copy_in_the_recovery_account_by_its_arn(recovery_drills):
     stack = recovery_drills
     cluster_id, copy = shared_copy(stack)
-    summary, error = stack.invoke("restore-drill", {"action": "plan"})
-    assert error is None and len(summary["started"]) == 1, (error, summary)
-    (run,) = stack.wait_for_drills(1)
-    assert run["status"] == "SUCCEEDED", run
-    (event,) = drill_events(stack, 1)
+    _, event = one_drill(stack, "SUCCEEDED")
     detail = event["detail"]
     assert event["detail-type"] == "CloudHSM Restore Drill Succeeded", detail
     assert (detail["drillAccount"], detail["backupId"], detail["cleanedUp"]) == (RECOVERY_ACCOUNT, copy["BackupId"], True), detail
@@ -71,11 +67,7 @@ def test_a_copy_not_shared_with_the_recovery_account_fails_its_drill_with_the_re
     ram.disassociate_resource_share(resourceShareArn=share["resourceShareArn"], resourceArns=[copy["BackupArn"]])
     wait_until("the copy unshared", lambda: all(b["BackupId"] != copy["BackupId"] for b in
                                                 stack.hsm(DR, RECOVERY_ACCOUNT).describe_backups(Shared=True)["Backups"]), timeout=30)
-    summary, error = stack.invoke("restore-drill", {"action": "plan"})
-    assert error is None and len(summary["started"]) == 1, (error, summary)
-    (run,) = stack.wait_for_drills(1)
-    assert run["status"] == "FAILED", run
-    (event,) = drill_events(stack, 1)
+    _, event = one_drill(stack, "FAILED")
     detail = event["detail"]
     assert event["detail-type"] == "CloudHSM Restore Drill Failed", detail
     assert "CloudHsmAccessDeniedException" in detail["reason"] and "not shared" in detail["reason"], detail

@@ -50,6 +50,16 @@ def drill_events(stack, count: int) -> list[dict]:
     return found
 
 
+def one_drill(stack, status: str) -> tuple[dict, dict]:
+    """Plans the drills: exactly one starts and ends `status`. Its execution and its announcement."""
+    summary = plan(stack)
+    assert len(summary["started"]) == 1, summary
+    (run,) = stack.wait_for_drills(1)
+    assert (run["name"], run["status"]) == (summary["started"][0], status), (run, summary)
+    (event,) = drill_events(stack, 1)
+    return run, event
+
+
 def history_states(stack, execution_arn: str) -> list[str]:
     events = stack.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
@@ -57,14 +67,11 @@ def history_states(stack, execution_arn: str) -> list[str]:
 
 def test_a_drill_restores_the_newest_copy_verifies_it_and_deletes_it(stack):
     cluster_id, copy = ready_copy(stack)
-    summary = plan(stack)
-    assert summary["started"] == [summary["started"][0]] and summary["started"][0].startswith(f"drill.{cluster_id}.{DR}.")
-    (run,) = stack.wait_for_drills(1)
-    assert run["status"] == "SUCCEEDED", run
+    run, event = one_drill(stack, "SUCCEEDED")
+    assert run["name"].startswith(f"drill.{cluster_id}.{DR}."), run
     states = history_states(stack, run["executionArn"])
     assert states.index("CheckCluster") < states.index("CleanUp") < states.index("Finish"), states
     assert drill_clusters(stack) == [], "the drill cluster is deleted"
-    (event,) = drill_events(stack, 1)
     detail = event["detail"]
     assert event["detail-type"] == "CloudHSM Restore Drill Succeeded"
     assert (detail["sourceClusterId"], detail["destinationRegion"], detail["backupId"]) == (cluster_id, DR, copy["BackupId"])
@@ -88,10 +95,7 @@ def test_a_drill_restores_the_newest_copy_verifies_it_and_deletes_it(stack):
 def test_a_failed_restore_fails_the_drill_says_why_and_still_cleans_up(stack):
     cluster_id, _ = ready_copy(stack)
     stack.control("POST", "config", {"failRestores": True})
-    plan(stack)
-    (run,) = stack.wait_for_drills(1)
-    assert run["status"] == "FAILED", run
-    (event,) = drill_events(stack, 1)
+    _, event = one_drill(stack, "FAILED")
     assert event["detail-type"] == "CloudHSM Restore Drill Failed"
     assert "DEGRADED" in event["detail"]["reason"], event["detail"]
     assert event["detail"]["cleanedUp"] is True
@@ -102,10 +106,7 @@ def test_a_failed_restore_fails_the_drill_says_why_and_still_cleans_up(stack):
 def test_a_full_cluster_quota_is_a_drill_failure_with_its_reason(stack):
     cluster_id, _ = ready_copy(stack)
     stack.control("POST", "config", {"clusterQuota": 0})
-    plan(stack)
-    (run,) = stack.wait_for_drills(1)
-    assert run["status"] == "FAILED", run
-    (event,) = drill_events(stack, 1)
+    _, event = one_drill(stack, "FAILED")
     assert event["detail"]["reason"].startswith("the region's cluster quota is reached"), event["detail"]
     assert event["detail"]["drillClusterId"] is None and event["detail"]["cleanedUp"] is True
     assert record(stack, cluster_id)["lastResult"] == "FAILED"
