@@ -137,7 +137,12 @@ fn drill_account(get: &impl Fn(&str) -> Option<String>, source_account: &str) ->
             "this is the account the stack runs in: leave it empty to drill here",
         ));
     }
-    let recovery = parse_recovery_accounts(&get(ENV_RECOVERY_ACCOUNTS).unwrap_or_default()).unwrap_or_default();
+    let listed = get(ENV_RECOVERY_ACCOUNTS).unwrap_or_default();
+    let recovery = parse_recovery_accounts(&listed).map_err(|reason| ConfigError::Invalid {
+        name: ENV_RECOVERY_ACCOUNTS,
+        value: listed.clone(),
+        reason,
+    })?;
     if !recovery.contains(&raw) {
         return Err(invalid(
             "not one of RecoveryAccounts: only an account the copies are shared with can restore them",
@@ -205,6 +210,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(there.source_account, "123456789012");
+        // A malformed list is named as such, not taken for an empty one.
+        let err = env(&[
+            ("RECOVERY_ACCOUNTS", "210987654321,2109"),
+            ("RESTORE_DRILL_ACCOUNT", "210987654321"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(r#"RECOVERY_ACCOUNTS="210987654321,2109""#), "{err}");
         assert_eq!(
             there.drill_role_arn().as_deref(),
             Some("arn:aws:iam::210987654321:role/dr-recovery-drill")
